@@ -1,1 +1,3 @@
+from .lvis_metric import LongTailLVISMetric
 
+__all__ = ['LongTailLVISMetric']

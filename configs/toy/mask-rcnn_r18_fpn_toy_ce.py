@@ -1,0 +1,76 @@
+# CPU demo: a small Mask R-CNN (ResNet-18 at half width, 64-channel FPN and
+# heads) trained from scratch with softmax cross-entropy on the embedded
+# long-tailed toy LVIS set. Methods of later issues inherit this config and
+# change only their loss/head/sampler keys.
+_base_ = [
+    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../_base_/datasets/toy_lvis_instance.py',
+    'mmdet::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['mmlt'], allow_failed_imports=False)
+
+num_classes = 60
+feat = 64
+norm_cfg = dict(type='GN', num_groups=16, requires_grad=True)
+
+model = dict(
+    data_preprocessor=dict(pad_size_divisor=32),
+    backbone=dict(
+        depth=18,
+        base_channels=32,
+        frozen_stages=-1,
+        norm_cfg=norm_cfg,
+        norm_eval=False,
+        init_cfg=None),
+    neck=dict(in_channels=[32, 64, 128, 256], out_channels=feat),
+    rpn_head=dict(
+        in_channels=feat,
+        feat_channels=feat,
+        # objects are 14-100 px: anchors 16..256 px instead of 32..512
+        anchor_generator=dict(scales=[4])),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=feat),
+        bbox_head=dict(
+            in_channels=feat, fc_out_channels=256, num_classes=num_classes),
+        mask_roi_extractor=dict(out_channels=feat),
+        mask_head=dict(
+            num_convs=2,
+            in_channels=feat,
+            conv_out_channels=feat,
+            num_classes=num_classes)),
+    train_cfg=dict(
+        rpn=dict(sampler=dict(num=128)),
+        rpn_proposal=dict(nms_pre=500, max_per_img=200),
+        rcnn=dict(sampler=dict(num=64))),
+    test_cfg=dict(
+        rpn=dict(nms_pre=500, max_per_img=300),
+        # LVIS protocol: low threshold, up to 300 detections per image
+        rcnn=dict(score_thr=0.0001, max_per_img=300)))
+
+max_epochs = 12
+train_cfg = dict(
+    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=12)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        milestones=[9, 11],
+        gamma=0.1)
+]
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.04, momentum=0.9, weight_decay=1e-4),
+    clip_grad=dict(max_norm=35, norm_type=2))
+
+custom_hooks = [dict(type='NumClassesCheckHook')]
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', interval=12, max_keep_ckpts=1))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0)
+auto_scale_lr = dict(enable=False, base_batch_size=4)

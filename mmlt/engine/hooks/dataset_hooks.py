@@ -1,0 +1,184 @@
+"""Hooks that keep datasets and models consistent during a run."""
+import warnings
+from typing import Iterator, List, Optional
+
+from mmengine.hooks import Hook
+
+from mmdet.registry import HOOKS
+
+__all__ = [
+    'RepeatFactorEpochHook', 'NumClassesCheckHook', 'find_datasets',
+    'NumClassesMismatchError'
+]
+
+
+def find_datasets(dataset, cls) -> List:
+    """All instances of ``cls`` in ``dataset`` and its nested wrappers
+    (``.dataset`` / ``.datasets``), outermost first."""
+    found, stack, seen = [], [dataset], set()
+    while stack:
+        d = stack.pop(0)
+        if d is None or id(d) in seen:
+            continue
+        seen.add(id(d))
+        if isinstance(d, cls):
+            found.append(d)
+        inner = getattr(d, 'dataset', None)
+        if inner is not None:
+            stack.append(inner)
+        stack.extend(getattr(d, 'datasets', None) or [])
+    return found
+
+
+def _rfs_datasets(runner) -> List:
+    from mmlt.datasets.rfs import RepeatFactorDataset
+    loader = runner.train_dataloader
+    return find_datasets(getattr(loader, 'dataset', None), RepeatFactorDataset)
+
+
+def _sampler(loader):
+    sampler = getattr(loader, 'sampler', None)
+    if sampler is None or not hasattr(sampler, 'set_epoch'):
+        batch_sampler = getattr(loader, 'batch_sampler', None)
+        sampler = getattr(batch_sampler, 'sampler', sampler)
+    return sampler
+
+
+@HOOKS.register_module()
+class RepeatFactorEpochHook(Hook):
+    """Tell every ``RepeatFactorDataset`` in the train loader the epoch.
+
+    Epoch-based loops: ``set_epoch(runner.epoch)`` in ``before_train_epoch``
+    (before the loader's iterator is created, so persistent workers see it).
+
+    Iteration-based loops run one "big epoch"; the data epoch is taken from
+    mmengine's ``_InfiniteDataloaderIterator._epoch`` (finite samplers,
+    incremented when the loader restarts) or, with ``InfiniteSampler``
+    (which never restarts), as ``iter * batch_size * world_size //
+    len(dataset)``.  It is checked in ``before_train_iter``; batches the
+    workers prefetched before the change still come from the previous table.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self) -> None:
+        self._warned = False
+        self._last: Optional[int] = None
+
+    def _set(self, runner, epoch: int) -> None:
+        for d in _rfs_datasets(runner):
+            d.set_epoch(epoch)
+        self._last = epoch
+
+    def before_train(self, runner) -> None:
+        if not _rfs_datasets(runner) and not self._warned:
+            self._warned = True
+            warnings.warn(
+                'RepeatFactorEpochHook: no RepeatFactorDataset in '
+                'train_dataloader.dataset; the hook does nothing (remove it '
+                'or wrap the dataset with type="RepeatFactorDataset")')
+
+    def before_train_epoch(self, runner) -> None:
+        self._set(runner, int(runner.epoch))
+
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
+                          data_batch=None) -> None:
+        loop = getattr(runner, 'train_loop', None)
+        it = getattr(loop, 'dataloader_iterator', None)
+        if it is None:  # epoch-based: handled in before_train_epoch
+            return
+        epoch = self._iter_loop_epoch(runner, it)
+        if epoch is not None and epoch != self._last:
+            self._set(runner, epoch)
+
+    @staticmethod
+    def _iter_loop_epoch(runner, iterator) -> Optional[int]:
+        from mmengine.dataset import InfiniteSampler
+        loader = runner.train_dataloader
+        sampler = _sampler(loader)
+        if isinstance(sampler, InfiniteSampler):
+            n = len(loader.dataset)
+            if n == 0:
+                return None
+            world = getattr(sampler, 'world_size', 1)
+            per_iter = (getattr(loader, 'batch_size', None) or 1) * world
+            return int(runner.iter) * per_iter // n
+        epoch = getattr(iterator, '_epoch', None)
+        if epoch is None:
+            epoch = getattr(sampler, 'epoch', None)
+        return None if epoch is None else int(epoch)
+
+
+class NumClassesMismatchError(ValueError):
+    """A head's ``num_classes`` differs from the dataset's class count."""
+
+
+def _named_heads(model) -> Iterator:
+    from mmcv.cnn import VGG
+    try:
+        from mmdet.models.roi_heads.mask_heads import FusedSemanticHead
+        skip = (VGG, FusedSemanticHead)
+    except ImportError:  # pragma: no cover
+        skip = (VGG, )
+    for name, module in model.named_modules():
+        n = getattr(module, 'num_classes', None)
+        if not isinstance(n, int) or isinstance(n, bool):
+            continue
+        # RPN heads (and their children) are class-agnostic; semantic heads
+        # count stuff classes
+        if any(p.endswith('rpn_head') for p in name.split('.')) \
+                or 'RPN' in type(module).__name__ or isinstance(module, skip):
+            continue
+        yield name, module, n
+
+
+@HOOKS.register_module()
+class NumClassesCheckHook(Hook):
+    """Check every head's ``num_classes`` against the dataset's classes
+    before train, val and test, raising :class:`NumClassesMismatchError`
+    with the config key to fix (e.g. ``model.roi_head.bbox_head.num_classes
+    =60``).  Like mmdet's ``NumClassCheckHook`` but not an assert, skipping
+    RPN heads, VGG and fused semantic heads."""
+
+    priority = 'VERY_HIGH'
+
+    def _check(self, runner, split: str) -> None:
+        loader = getattr(runner, f'{split}_dataloader', None)
+        dataset = getattr(loader, 'dataset', None)
+        if dataset is None:
+            return
+        classes = getattr(dataset, 'metainfo', {}).get('classes')
+        ds_name = type(dataset).__name__
+        if classes is None:
+            runner.logger.warning(
+                f'NumClassesCheckHook: the {split} dataset {ds_name} has no '
+                "metainfo['classes']; cannot check the heads' num_classes")
+            return
+        if isinstance(classes, str):
+            raise NumClassesMismatchError(
+                f"metainfo['classes'] of the {split} dataset {ds_name} is "
+                f'the string {classes!r}; use a tuple, e.g. ({classes!r},)')
+        model = runner.model
+        model = getattr(model, 'module', model)  # DDP / MMDistributed
+        k = len(classes)
+        bad = [(name, m, n) for name, m, n in _named_heads(model) if n != k]
+        if bad:
+            lines = '\n'.join(
+                f'  {name} ({type(m).__name__}): num_classes={n} -> set '
+                f'`model.{name}.num_classes={k}`' for name, m, n in bad)
+            raise NumClassesMismatchError(
+                f'{len(bad)} head(s) of {type(model).__name__} disagree with '
+                f'the {split} dataset {ds_name}, which has {k} classes:\n'
+                f'{lines}\nFix the config (or --cfg-options), or the '
+                "dataset's ann_file/metainfo if it is the wrong one.")
+
+    def before_train(self, runner) -> None:
+        self._check(runner, 'train')
+
+    def before_val(self, runner) -> None:
+        self._check(runner, 'val')
+
+    def before_test(self, runner) -> None:
+        self._check(runner, 'test')

@@ -1,0 +1,98 @@
+"""Shared set-up of ``tools/train.py`` and ``tools/test.py``.
+
+mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and
+defaults to NCCL, and its DDP wrapper passes ``device_ids=[LOCAL_RANK]``; all
+three fail on a machine without a GPU. With ``--launcher pytorch`` and no
+CUDA, mmlt starts the process group itself with the gloo backend (the runner
+then skips its own initialisation) and wraps the model in DDP without device
+ids, so ``tools/dist_train.sh CONFIG N`` runs N CPU processes.
+"""
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config, ConfigDict
+
+IOU_TYPES = ('bbox', 'segm', 'proposal', 'proposal_fast')
+
+
+def setup_launcher(cfg: Config, launcher: str) -> None:
+    """Record the launcher in ``cfg``; on CPU, start gloo and fix the wrapper."""
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise ValueError(
+            f'--launcher {launcher} needs GPUs; on a CPU-only machine use '
+            '--launcher pytorch (tools/dist_train.sh does), which runs the '
+            'processes with the gloo backend.')
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    dist_cfg['backend'] = 'gloo'
+    if not dist.is_initialized():
+        kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
+        if 'timeout' in kwargs:
+            from datetime import timedelta
+            kwargs['timeout'] = timedelta(seconds=kwargs['timeout'])
+        dist.init_process_group(backend='gloo', **kwargs)
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    # CPU modules must be wrapped with device_ids=None.
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
+def default_work_dir(cfg: Config, config_path: str,
+                     work_dir: Optional[str]) -> str:
+    if work_dir is not None:
+        return work_dir
+    if cfg.get('work_dir', None) is not None:
+        return cfg.work_dir
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def _evaluators(cfg: Config, key: str) -> list:
+    ev = cfg.get(key)
+    if ev is None:
+        return []
+    return list(ev) if isinstance(ev, (list, tuple)) else [ev]
+
+
+def apply_eval_types(cfg: Config, eval_types: Optional[Sequence[str]]) -> None:
+    """Map the old ``--eval bbox segm`` onto the LVIS/COCO metric's ``metric``.
+
+    The metric list of every evaluator that has a ``metric`` key (val and
+    test) is replaced, so ``--eval bbox`` also skips mask evaluation.
+    """
+    if not eval_types:
+        return
+    bad = [t for t in eval_types if t not in IOU_TYPES]
+    if bad:
+        raise ValueError(f'--eval got {bad}; choose from {IOU_TYPES}')
+    found = False
+    for key in ('val_evaluator', 'test_evaluator'):
+        for ev in _evaluators(cfg, key):
+            if 'metric' in ev:
+                ev['metric'] = list(eval_types)
+                found = True
+    if not found:
+        raise ValueError('--eval was given, but no val/test evaluator in the '
+                         'config has a `metric` option to set.')
+
+
+def set_metric_output_dir(cfg: Config, work_dir: str) -> None:
+    """Let mmlt metrics write per-class AP json and plots into the work dir."""
+    for key in ('val_evaluator', 'test_evaluator'):
+        for ev in _evaluators(cfg, key):
+            if str(ev.get('type', '')).startswith('LongTail') and \
+                    ev.get('output_dir') is None:
+                ev['output_dir'] = work_dir
+
+
+def ensure_local_rank(local_rank: int) -> None:
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(local_rank)
