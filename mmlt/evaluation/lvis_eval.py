@@ -345,13 +345,14 @@ def per_class_ap(lvis_eval: LVISEval,
     return out
 
 
-def run_lvis_eval(gt: Union[str, LVIS],
-                  results: Union[List[dict], str],
-                  iou_type: str = 'bbox',
-                  max_dets: int = 300,
-                  img_ids: Optional[Sequence[int]] = None,
-                  use_cats: bool = True,
-                  check_gt: bool = True) -> Tuple[Dict[str, float], LVISEvalNP]:
+def run_lvis_eval(
+        gt: Union[str, LVIS],
+        results: Union[List[dict], str],
+        iou_type: str = 'bbox',
+        max_dets: int = 300,
+        img_ids: Optional[Sequence[int]] = None,
+        use_cats: bool = True,
+        check_gt: bool = True) -> Tuple[Dict[str, float], LVISEvalNP]:
     """Run LVIS evaluation and return its summary.
 
     Args:
@@ -382,4 +383,3 @@ def run_lvis_eval(gt: Union[str, LVIS],
     lvis_eval.run()
     stats = {k: float(v) for k, v in lvis_eval.get_results().items()}
     return stats, lvis_eval
-

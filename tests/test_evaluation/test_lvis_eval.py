@@ -139,7 +139,12 @@ def write_gt(tmp_path, gt, name='gt.json'):
     return str(path)
 
 
-def lvis_api_reference(gt_file, dets, iou_type, monkeypatch, max_dets=300):
+def lvis_api_reference(gt_file,
+                       dets,
+                       iou_type,
+                       monkeypatch,
+                       max_dets=300,
+                       img_ids=None):
     """Summary and per-class AP from the original lvis-api.
 
     ``np.float`` exists only inside this function, so mmlt's code runs
@@ -151,6 +156,8 @@ def lvis_api_reference(gt_file, dets, iou_type, monkeypatch, max_dets=300):
         dt = LVISResults(gt, copy.deepcopy(dets), max_dets=max_dets)
         ev = LVISEval(gt, dt, iou_type)
         ev.params.max_dets = max_dets
+        if img_ids is not None:
+            ev.params.img_ids = list(img_ids)
         ev.run()
     precision = ev.eval['precision']
     per_cls = {}
@@ -200,8 +207,9 @@ def test_equal_to_lvis_api(tmp_path, monkeypatch, iou_type, seed):
     aps = per_class_ap(ev)
     assert_same(stats, ref_stats, aps, ref_aps)
     assert list(stats) == list(summary_keys(300))
-    assert math.isnan(aps[2])
-    assert all(0 <= aps[c] <= 1 for c in aps if c != 2)
+    with_gt = {a['category_id'] for a in gt['annotations']}
+    for cat_id, ap in aps.items():
+        assert (0 <= ap <= 1) if cat_id in with_gt else math.isnan(ap)
     assert dets == dets_before  # caller's detections untouched
     # AP is the mean of the per-class APs of classes with GT
     valid = [a for a in aps.values() if not math.isnan(a)]
@@ -217,6 +225,19 @@ def test_max_dets_limit(tmp_path, monkeypatch):
     stats, ev = run_lvis_eval(gt_file, dets, 'bbox', max_dets=5)
     assert 'AR@5' in stats
     assert_same(stats, ref_stats, per_class_ap(ev), ref_aps)
+
+
+def test_image_subset(tmp_path, monkeypatch):
+    gt = make_gt(2)
+    gt_file = write_gt(tmp_path, gt)
+    dets = make_dets(gt, 2, with_segm=False)
+    subset = [2, 3, 5]
+    ref_stats, ref_aps = lvis_api_reference(
+        gt_file, dets, 'bbox', monkeypatch, img_ids=subset)
+    stats, ev = run_lvis_eval(gt_file, dets, 'bbox', img_ids=subset)
+    assert_same(stats, ref_stats, per_class_ap(ev), ref_aps)
+    full, _ = run_lvis_eval(gt_file, dets, 'bbox')
+    assert full['AP'] != stats['AP']
 
 
 def test_accumulate_accepts_lvis_api_dense_eval_imgs(tmp_path, monkeypatch):

@@ -64,7 +64,9 @@ class LongTailLVISMetric(LVISMetric):
     floats in [0, 1] without rounding (-1: no GT in that range, lvis-api's
     convention), prints them as one table (x100, one decimal) and, when an
     output folder is known, writes per-class AP (json) and a per-class AP vs
-    training instance count plot per iou type.
+    training instance count plot per iou type.  Predicted labels map to
+    category ids through ``dataset_meta['classes']`` names when they name
+    ``ann_file``'s categories, else label ``i`` is the ``i``-th smallest id.
 
     Args:
         ann_file (str): original LVIS GT json. Required.
@@ -188,8 +190,7 @@ class LongTailLVISMetric(LVISMetric):
     def _compute(self, results: list, outfile_prefix: str) -> dict:
         logger: MMLogger = MMLogger.get_current_instance()
         gts, preds = zip(*results) if results else ((), ())
-        if self.cat_ids is None:
-            self.cat_ids = self._lvis_api.get_cat_ids()
+        self.cat_ids = self._label_to_cat_id()
         if self.img_ids is None:
             self.img_ids = self._lvis_api.get_img_ids()
 
@@ -257,6 +258,36 @@ class LongTailLVISMetric(LVISMetric):
         return eval_results
 
     # ------------------------------------------------------------------ #
+    def _label_to_cat_id(self) -> List[int]:
+        """Category id of every predicted label.
+
+        By class name when ``dataset_meta['classes']`` names categories of
+        ``ann_file`` (right for any dataset class), else label ``i`` is the
+        ``i``-th smallest category id (mmlt's LongTailLVISDataset; mmdet's
+        LVIS datasets use the json order, the same for LVIS jsons).
+        """
+        sorted_ids = sorted(self._lvis_api.get_cat_ids())
+        classes = (self.dataset_meta or {}).get('classes')
+        if not classes:
+            return sorted_ids
+        ids_of_name: Dict[str, list] = {}
+        for cat in self._lvis_api.cats.values():
+            ids_of_name.setdefault(cat.get('name'), []).append(cat['id'])
+        if all(len(ids_of_name.get(n, ())) == 1 for n in classes):
+            return [ids_of_name[n][0] for n in classes]
+        if len(classes) != len(sorted_ids):
+            raise ValueError(
+                f'The dataset has {len(classes)} classes whose names do not '
+                f'all match the {len(sorted_ids)} categories of '
+                f'{self.ann_file}; cannot map labels to category ids.')
+        print_log(
+            'Dataset class names do not match the categories of '
+            f'{self.ann_file}; assuming label i is the i-th smallest '
+            'category id.',
+            logger='current',
+            level=logging.WARNING)
+        return sorted_ids
+
     def _load_dets(self, result_files: dict, metric: str) -> List[dict]:
         if not result_files:
             return []
