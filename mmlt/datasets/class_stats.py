@@ -28,6 +28,11 @@ from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None
+
 __all__ = [
     'AnnotationError', 'ClassStatsMismatchWarning', 'ClassStats',
     'get_class_stats', 'lvis_groups_from_counts', 'RARE_MAX', 'COMMON_MAX'
@@ -67,8 +72,9 @@ def lvis_groups_from_counts(image_count: np.ndarray) -> np.ndarray:
     Classes with no image at all are put in 'r' (rarest possible).
     """
     image_count = np.asarray(image_count)
-    return np.where(image_count <= RARE_MAX, 'r',
-                    np.where(image_count <= COMMON_MAX, 'c', 'f')).astype('<U1')
+    groups = np.where(image_count <= COMMON_MAX, 'c', 'f')
+    groups[image_count <= RARE_MAX] = 'r'
+    return groups.astype('<U1')
 
 
 @dataclass(eq=False)
@@ -293,7 +299,13 @@ def load_annotation_json(path: str) -> dict:
             'or generate the toy data with tools/make_toy_lvis.py')
     try:
         with open(path, 'rb') as f:
-            return json.load(f)
+            raw = f.read()
+        if _orjson is not None:
+            try:  # ~2x faster on LVIS-size files; optional dependency
+                return _orjson.loads(raw)
+            except _orjson.JSONDecodeError:
+                pass  # let json give its verdict (e.g. NaN) and message
+        return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise AnnotationError(
             f'{path} is not a JSON file ({e}); ann_file must be an '
@@ -480,7 +492,8 @@ def _warn_mismatch(cats, cat_ids, image_count, instance_count, src):
         warnings.warn(
             f'{src}: the category table\'s {fields} disagree with the counts '
             f"recounted from 'annotations' for {n} of {len(cats)} classes "
-            f'({diffs[0][2]}). Expected for subsets of LVIS; mmlt uses the '
+            f'({diffs[0][2]}). Expected for subsets of LVIS and for val files '
+            '(their category table holds train counts); mmlt uses the '
             'recounted values (groups still come from "frequency").',
             ClassStatsMismatchWarning,
             stacklevel=3)

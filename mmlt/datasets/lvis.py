@@ -175,7 +175,7 @@ class LongTailLVISDataset(LVISV1Dataset):
         anns = data['annotations']
         if self.ANN_ID_UNIQUE and anns and all('id' in a for a in anns):
             ids = np.fromiter((a['id'] for a in anns), np.int64, len(anns))
-            if len(np.unique(ids)) != len(ids):
+            if len(unique_sorted(ids)) != len(ids):
                 raise AnnotationError(
                     f"annotation ids in {self.ann_file} are not unique; "
                     "each annotation needs its own 'id'")

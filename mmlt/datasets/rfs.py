@@ -175,7 +175,23 @@ class RepeatFactorDataset:
     # ------------------------------------------------------------- epochs
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch's index table (visible to worker processes)."""
+        if not self._epoch.is_shared():  # e.g. unpickled copy
+            self._epoch.share_memory_()
         self._epoch[0] = int(epoch)
+
+    def __deepcopy__(self, memo):
+        # mmengine's Runner deep-copies the dataloader config, dataset
+        # instance included; a deep-copied tensor is private memory, so
+        # give the copy its own *shared* epoch tensor
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            if key == '_epoch':
+                value = value.clone().share_memory_()
+            else:
+                value = copy.deepcopy(value, memo)
+            new.__dict__[key] = value
+        return new
 
     @property
     def epoch(self) -> int:

@@ -51,12 +51,17 @@ class RepeatFactorEpochHook(Hook):
     Epoch-based loops: ``set_epoch(runner.epoch)`` in ``before_train_epoch``
     (before the loader's iterator is created, so persistent workers see it).
 
-    Iteration-based loops run one "big epoch"; the data epoch is taken from
-    mmengine's ``_InfiniteDataloaderIterator._epoch`` (finite samplers,
-    incremented when the loader restarts) or, with ``InfiniteSampler``
-    (which never restarts), as ``iter * batch_size * world_size //
-    len(dataset)``.  It is checked in ``before_train_iter``; batches the
-    workers prefetched before the change still come from the previous table.
+    Iteration-based loops run one "big epoch":
+
+    * finite samplers: mmengine's ``_InfiniteDataloaderIterator`` calls
+      ``sampler.set_epoch(e)`` right before restarting the loader; the hook
+      wraps that method (in ``before_train``) so the datasets switch at the
+      same moment, before workers prefetch.  ``before_train_iter`` also
+      compares the iterator's ``_epoch`` as a fallback.
+    * ``InfiniteSampler`` never restarts; the data epoch is taken as
+      ``iter * batch_size * world_size // len(dataset)`` in
+      ``before_train_iter`` (batches already prefetched by workers still
+      come from the previous table).
     """
 
     priority = 'NORMAL'
@@ -71,12 +76,34 @@ class RepeatFactorEpochHook(Hook):
         self._last = epoch
 
     def before_train(self, runner) -> None:
-        if not _rfs_datasets(runner) and not self._warned:
-            self._warned = True
-            warnings.warn(
-                'RepeatFactorEpochHook: no RepeatFactorDataset in '
-                'train_dataloader.dataset; the hook does nothing (remove it '
-                'or wrap the dataset with type="RepeatFactorDataset")')
+        if not _rfs_datasets(runner):
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    'RepeatFactorEpochHook: no RepeatFactorDataset in '
+                    'train_dataloader.dataset; the hook does nothing (remove '
+                    'it or wrap the dataset with type="RepeatFactorDataset")')
+            return
+        loop = getattr(runner, 'train_loop', None)
+        if getattr(loop, 'dataloader_iterator', None) is not None:
+            self._follow_sampler(runner)
+
+    def _follow_sampler(self, runner) -> None:
+        from mmengine.dataset import InfiniteSampler
+        sampler = _sampler(runner.train_dataloader)
+        if sampler is None or isinstance(sampler, InfiniteSampler) or \
+                not hasattr(sampler, 'set_epoch') or \
+                getattr(sampler, '_mmlt_rfs_follow', False):
+            return
+        orig = sampler.set_epoch
+        hook = self
+
+        def set_epoch(epoch, *args, **kwargs):
+            orig(epoch, *args, **kwargs)
+            hook._set(runner, int(epoch))
+
+        sampler.set_epoch = set_epoch
+        sampler._mmlt_rfs_follow = True
 
     def before_train_epoch(self, runner) -> None:
         self._set(runner, int(runner.epoch))

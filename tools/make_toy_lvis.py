@@ -1,0 +1,101 @@
+#!/usr/bin/env python
+"""Generate mmlt's synthetic long-tailed LVIS v1 data.
+
+Toy image dataset (default; idempotent, reuses a matching cache)::
+
+    python tools/make_toy_lvis.py [--out data/toy_lvis] [--seed 0]
+        [--scale 1] [--img-size 160] [--force] [--no-progress]
+
+Annotation-only json at real LVIS v1 scale (no images)::
+
+    python tools/make_toy_lvis.py --lvis-scale --split train|val
+        [--num-images N] [--num-classes 1203] --out FILE.json
+"""
+import argparse
+import os.path as osp
+import time
+
+from mmlt.datasets.toy_lvis import (format_summary,
+                                    make_lvis_scale_annotations,
+                                    make_toy_lvis)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Generate synthetic long-tailed LVIS v1 data.')
+    parser.add_argument(
+        '--out',
+        default=None,
+        help='output folder of the toy dataset (default data/toy_lvis), or '
+        'the json file with --lvis-scale')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--scale',
+        type=int,
+        default=1,
+        help='toy dataset: multiplies the number of classes of every '
+        'frequency group (60 classes per unit)')
+    parser.add_argument('--img-size', type=int, default=160)
+    parser.add_argument(
+        '--force', action='store_true', help='regenerate even if cached')
+    parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument(
+        '--lvis-scale',
+        action='store_true',
+        help='write an annotation-only json at real LVIS v1 scale')
+    parser.add_argument('--split', choices=['train', 'val'], default='train')
+    parser.add_argument(
+        '--num-images',
+        type=int,
+        default=None,
+        help='--lvis-scale: images of the split (default: as LVIS v1); '
+        'fewer scales classes and boxes down proportionally')
+    parser.add_argument('--num-classes', type=int, default=1203)
+    parser.add_argument(
+        '--train-images',
+        type=int,
+        default=None,
+        help='--lvis-scale --split val: train size whose class profile '
+        'the val file shares')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    progress = not args.no_progress
+    if args.lvis_scale:
+        if args.out is None:
+            raise SystemExit('--lvis-scale needs --out FILE.json')
+        t0 = time.perf_counter()
+        info = make_lvis_scale_annotations(
+            args.out,
+            split=args.split,
+            seed=args.seed,
+            num_images=args.num_images,
+            num_classes=args.num_classes,
+            progress=progress,
+            train_images=args.train_images,
+            return_info=True)
+        seconds = time.perf_counter() - t0
+        g = info['groups']
+        print(f"LVIS-scale {args.split} annotations at {info['path']} "
+              f"({seconds:.1f} s, {osp.getsize(info['path']) / 2**20:.0f} "
+              'MiB)')
+        print(f"  classes: {info['num_classes']} (rare {g['r']}, common "
+              f"{g['c']}, frequent {g['f']})")
+        print(f"  images: {info['images']} ({info['empty_images']} empty), "
+              f"instances: {info['instances']}")
+        return
+    out = args.out or osp.join('data', 'toy_lvis')
+    info = make_toy_lvis(
+        out,
+        seed=args.seed,
+        scale=args.scale,
+        img_size=args.img_size,
+        progress=progress,
+        force=args.force)
+    print(format_summary(info))
+
+
+if __name__ == '__main__':
+    main()
