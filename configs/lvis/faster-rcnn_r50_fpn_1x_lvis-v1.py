@@ -35,5 +35,8 @@ test_evaluator = val_evaluator
 model = dict(
     roi_head=dict(bbox_head=dict(num_classes=1203)),
     test_cfg=dict(rcnn=dict(score_thr=0.0001, max_per_img=300)))
-custom_hooks = [dict(type='NumClassesCheckHook')]
+custom_hooks = [
+    dict(type='NumClassesCheckHook'),
+    dict(type='RNGStateHook')
+]
 auto_scale_lr = dict(enable=False, base_batch_size=16)

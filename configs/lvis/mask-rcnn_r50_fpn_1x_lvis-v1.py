@@ -15,5 +15,8 @@ model = dict(
             score_thr=0.0001,
             # LVIS allows up to 300 detections per image
             max_per_img=300)))
-custom_hooks = [dict(type='NumClassesCheckHook')]
+custom_hooks = [
+    dict(type='NumClassesCheckHook'),
+    dict(type='RNGStateHook')
+]
 auto_scale_lr = dict(enable=False, base_batch_size=16)

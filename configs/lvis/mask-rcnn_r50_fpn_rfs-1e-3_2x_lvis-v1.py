@@ -13,5 +13,6 @@ train_dataloader = dict(
         dataset={{_base_.train_dataloader.dataset}}))
 custom_hooks = [
     dict(type='NumClassesCheckHook'),
+    dict(type='RNGStateHook'),
     dict(type='RepeatFactorEpochHook')
 ]

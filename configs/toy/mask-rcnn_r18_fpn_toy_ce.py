@@ -67,7 +67,10 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.04, momentum=0.9, weight_decay=1e-4),
     clip_grad=dict(max_norm=35, norm_type=2))
 
-custom_hooks = [dict(type='NumClassesCheckHook')]
+custom_hooks = [
+    dict(type='NumClassesCheckHook'),
+    dict(type='RNGStateHook')
+]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', interval=12, max_keep_ckpts=1))

@@ -1,7 +1,8 @@
 from .dataset_hooks import (NumClassesCheckHook, NumClassesMismatchError,
                             RepeatFactorEpochHook, find_datasets)
+from .rng_hook import RNGStateHook
 
 __all__ = [
     'NumClassesCheckHook', 'NumClassesMismatchError', 'RepeatFactorEpochHook',
-    'find_datasets'
+    'find_datasets', 'RNGStateHook'
 ]
