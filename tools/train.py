@@ -25,6 +25,10 @@ def parse_args():
         help='resume from this checkpoint, or from the latest one in the '
         'work dir when no path is given')
     parser.add_argument(
+        '--no-validate', action='store_true',
+        help='do not evaluate during training (evaluate later with '
+        'tools/test.py)')
+    parser.add_argument(
         '--eval', nargs='+', metavar='TYPE',
         help='iou types to evaluate during validation (bbox segm); sets the '
         'metric list of the val/test evaluators')
@@ -48,6 +52,9 @@ def main():
     cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
     apply_eval_types(cfg, args.eval)
     set_metric_output_dir(cfg, cfg.work_dir)
+    if args.no_validate:
+        # mmengine builds no ValLoop when all three are None
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
 
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -1,7 +1,9 @@
 # CPU demo: a small Mask R-CNN (ResNet-18 at half width, 64-channel FPN and
-# heads) trained from scratch with softmax cross-entropy on the embedded
-# long-tailed toy LVIS set. Methods of later issues inherit this config and
-# change only their loss/head/sampler keys.
+# heads, GroupNorm) trained from scratch with softmax cross-entropy on the
+# embedded long-tailed toy LVIS set: 2 processes x 2 images (gloo on CPU,
+# ~1.5x the throughput of one 2-thread process), 5 epochs, ~7 min on 2 cores.
+# Methods of later issues inherit this config and change only their
+# loss/head/sampler keys.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     '../_base_/datasets/toy_lvis_instance.py',
@@ -44,12 +46,15 @@ model = dict(
         rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(
         rpn=dict(nms_pre=500, max_per_img=300),
-        # LVIS protocol: low threshold, up to 300 detections per image
-        rcnn=dict(score_thr=0.0001, max_per_img=300)))
+        # LVIS protocol's low threshold; toy images hold <= ~12 objects, so
+        # 100 detections per image (LVIS allows 300) lose nothing and make
+        # CPU mask inference 3x cheaper
+        rcnn=dict(score_thr=0.0001, max_per_img=100)))
 
-max_epochs = 12
+train_dataloader = dict(batch_size=2)
+max_epochs = 5
 train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=12)
+    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
@@ -59,7 +64,7 @@ param_scheduler = [
         begin=0,
         end=max_epochs,
         by_epoch=True,
-        milestones=[9, 11],
+        milestones=[4],
         gamma=0.1)
 ]
 optim_wrapper = dict(
@@ -73,7 +78,7 @@ custom_hooks = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', interval=12, max_keep_ckpts=1))
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=4)

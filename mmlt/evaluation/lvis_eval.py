@@ -171,6 +171,10 @@ class LVISEvalNP(LVISEval):
             not an ``LVISResults`` yet, and in the AR key names.
     """
 
+    #: evaluations with at least this many (image, category) pairs show a
+    #: tqdm bar over categories
+    progress_min_pairs = 20000
+
     def __init__(self,
                  lvis_gt: Union[LVIS, str],
                  lvis_dt: Union[LVISResults, List[dict], str],
@@ -232,16 +236,23 @@ class LVISEvalNP(LVISEval):
             if anns and key[0] in img_pos and key[1] in cat_pos
         }
         pairs = sorted(pairs, key=lambda k: (cat_pos[k[1]], img_pos[k[0]]))
-        self.ious = {(i, c): self.compute_iou(i, c) for i, c in pairs}
-
         imgs_of_cat = defaultdict(list)
         for img_id, cat_id in pairs:
             imgs_of_cat[cat_id].append(img_id)
-        self.eval_imgs = [
-            self.evaluate_img(img_id, cat_id, area_rng)
-            for cat_id in cat_ids if cat_id in imgs_of_cat
-            for area_rng in p.area_rng for img_id in imgs_of_cat[cat_id]
-        ]
+
+        # a bar only where matching takes long (LVIS-scale result sets)
+        cats = [c for c in cat_ids if c in imgs_of_cat]
+        if len(pairs) >= self.progress_min_pairs:
+            from tqdm import tqdm
+            cats = tqdm(cats, desc=f'LVIS {self.params.iou_type} matching',
+                        unit='cat', leave=False)
+        self.ious, self.eval_imgs = {}, []
+        for cat_id in cats:
+            for img_id in imgs_of_cat[cat_id]:
+                self.ious[img_id, cat_id] = self.compute_iou(img_id, cat_id)
+            self.eval_imgs.extend(
+                self.evaluate_img(img_id, cat_id, area_rng)
+                for area_rng in p.area_rng for img_id in imgs_of_cat[cat_id])
 
     def accumulate(self) -> None:
         """Precision/recall per IoU threshold, category and area range.

@@ -1,0 +1,93 @@
+"""Every config parses, registers through custom_imports and builds its
+model; the LVIS-scale Mask R-CNN runs a training forward with 1,203
+classes."""
+import glob
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmdet.registry import DATASETS, HOOKS, METRICS, MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = sorted(
+    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                         recursive=True) if '_base_' not in p)
+
+
+def _types(cfg_node):
+    out = []
+    if isinstance(cfg_node, dict):
+        if 'type' in cfg_node and isinstance(cfg_node['type'], str):
+            out.append(cfg_node['type'])
+        for v in cfg_node.values():
+            out += _types(v)
+    elif isinstance(cfg_node, (list, tuple)):
+        for v in cfg_node:
+            out += _types(v)
+    return out
+
+
+@pytest.mark.parametrize('path', CONFIGS,
+                         ids=[osp.relpath(p, ROOT) for p in CONFIGS])
+def test_config_builds(path):
+    cfg = Config.fromfile(path)
+    assert cfg.custom_imports['imports'] == ['mmlt']
+    init_default_scope('mmdet')
+    import mmlt  # noqa: F401
+    model = MODELS.build(cfg.model)
+    heads = [m for n, m in model.named_modules()
+             if hasattr(m, 'num_classes') and not n.endswith('rpn_head')]
+    assert len({h.num_classes for h in heads}) == 1
+    ds = cfg.train_dataloader.dataset
+    assert DATASETS.get(ds.type) is not None
+    inner = ds.get('dataset', ds)
+    assert DATASETS.get(inner.type) is not None
+    if ds.type == 'RepeatFactorDataset':
+        assert any(h.type == 'RepeatFactorEpochHook'
+                   for h in cfg.custom_hooks)
+    for h in cfg.get('custom_hooks', []):
+        assert HOOKS.get(h.type) is not None
+    assert METRICS.get(cfg.val_evaluator.type) is not None
+    expected = {'lvis-v1': 1203, 'lvis-v0.5': 1230, 'toy': 60}
+    for key, n in expected.items():
+        if key in osp.basename(path) or f'/{key}/' in path:
+            assert heads[0].num_classes == n
+
+
+def test_lvis_scale_mask_rcnn_forward():
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.structures import InstanceData
+
+    import mmlt  # noqa: F401
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs/lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py'))
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.train()
+    s = 128
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(s, s), ori_shape=(s, s), pad_shape=(s, s),
+            scale_factor=(1., 1.), batch_input_shape=(s, s)))
+    masks = np.zeros((2, s, s), np.uint8)
+    masks[0, 10:60, 10:70] = 1
+    masks[1, 50:120, 40:100] = 1
+    sample.gt_instances = InstanceData(
+        bboxes=torch.tensor([[10., 10., 70., 60.], [40., 50., 100., 120.]]),
+        labels=torch.tensor([5, 1202]),
+        masks=BitmapMasks(masks, s, s))
+    data = model.data_preprocessor(
+        dict(inputs=[torch.randint(0, 255, (3, s, s), dtype=torch.uint8)],
+             data_samples=[sample]), True)
+    losses = model(**data, mode='loss')
+    assert model.roi_head.bbox_head.fc_cls.out_features == 1204
+    total, _ = model.parse_losses(losses)
+    assert torch.isfinite(total)
+    total.backward()
