@@ -8,46 +8,28 @@ plot go to the work dir.
 import argparse
 import os.path as osp
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import ConfigDict
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlt  # noqa: F401
-from mmlt.utils.launch import (apply_eval_types, default_work_dir,
-                               ensure_local_rank, set_metric_output_dir,
-                               setup_launcher)
+from mmlt.utils.launch import add_common_args, load_config
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir',
-                        help='the dir to save evaluation results and logs')
     parser.add_argument('--out', type=str,
                         help='dump predictions to a pickle file (.pkl)')
-    parser.add_argument('--eval', nargs='+', metavar='TYPE',
-                        help='iou types to evaluate, e.g. --eval bbox segm')
     parser.add_argument('--show-dir', help='save drawn predictions here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    ensure_local_rank(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    setup_launcher(cfg, args.launcher)
-    cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
-    apply_eval_types(cfg, args.eval)
-    set_metric_output_dir(cfg, cfg.work_dir)
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
 
     if args.show_dir:

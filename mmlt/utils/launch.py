@@ -96,3 +96,33 @@ def set_metric_output_dir(cfg: Config, work_dir: str) -> None:
 def ensure_local_rank(local_rank: int) -> None:
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(local_rank)
+
+
+def add_common_args(parser) -> None:
+    """Arguments shared by tools/train.py and tools/test.py."""
+    from mmengine.config import DictAction
+    parser.add_argument('--work-dir',
+                        help='the dir to save logs, checkpoints, results')
+    parser.add_argument(
+        '--eval', nargs='+', metavar='TYPE',
+        help='iou types to evaluate (bbox segm); sets the metric list of '
+        'the val/test evaluators')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys, e.g. train_cfg.max_epochs=2')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(args) -> Config:
+    """Config from ``args.config`` with the common arguments applied."""
+    ensure_local_rank(args.local_rank)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    setup_launcher(cfg, args.launcher)
+    cfg.work_dir = default_work_dir(cfg, args.config, args.work_dir)
+    apply_eval_types(cfg, args.eval)
+    set_metric_output_dir(cfg, cfg.work_dir)
+    return cfg
