@@ -9,7 +9,8 @@ SCRIPT=$1
 NPROCS=$2
 shift 2
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY="${PYTHON:-$([ -x "$ROOT/.venv/bin/python" ] && echo "$ROOT/.venv/bin/python" || echo python)}"
+VENV_PY="${MMLT_VENV:-$ROOT/.venv}/bin/python"
+PY="${PYTHON:-$([ -x "$VENV_PY" ] && echo "$VENV_PY" || echo python)}"
 if [ -z "${OMP_NUM_THREADS:-}" ]; then
   export OMP_NUM_THREADS=$(( $(nproc) / NPROCS > 0 ? $(nproc) / NPROCS : 1 ))
 fi

@@ -74,7 +74,7 @@ if ! have_mmcv; then
       || ! have_mmcv; then
     log "no usable mmcv $MMCV_VERSION wheel; building it from source with ops (takes ~13 min on 2 cores)"
     BUILD_DIR="$(mktemp -d)"
-    "${PIP[@]}" download -q --no-deps --no-binary=:all: -d "$BUILD_DIR" "mmcv==$MMCV_VERSION"
+    "${PIP[@]}" download -q --no-deps --no-build-isolation --no-binary=:all: -d "$BUILD_DIR" "mmcv==$MMCV_VERSION"
     tar -xzf "$BUILD_DIR"/mmcv-"$MMCV_VERSION".tar.gz -C "$BUILD_DIR"
     (cd "$BUILD_DIR/mmcv-$MMCV_VERSION" && \
       MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
