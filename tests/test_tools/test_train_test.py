@@ -10,6 +10,8 @@ import torch
 
 from conftest import PY, ROOT, TOY_CONFIG, run_tool, toy_cfg_options
 
+EQLV2_CONFIG = osp.join(ROOT, 'configs/toy/mask-rcnn_r18_fpn_toy_eqlv2.py')
+
 
 def _state(path):
     return torch.load(path, map_location='cpu', weights_only=False)
@@ -59,7 +61,9 @@ def test_eval_bbox_only(toy_lvis_root, tmp_path):
     assert 'lvis/bbox_AP' in log and 'lvis/segm_AP' not in log
 
 
-def test_resume_equals_uninterrupted(toy_lvis_root, tmp_path):
+@pytest.mark.parametrize('config', [TOY_CONFIG, EQLV2_CONFIG],
+                         ids=['ce', 'eqlv2'])
+def test_resume_equals_uninterrupted(toy_lvis_root, tmp_path, config):
     # flips off and no workers so the only state is model/optimizer/sampler
     extra = [
         'train_dataloader.dataset.pipeline.3.prob=0.0',
@@ -69,13 +73,13 @@ def test_resume_equals_uninterrupted(toy_lvis_root, tmp_path):
     ]
     opts = toy_cfg_options(toy_lvis_root, n_train=4, epochs=2, extra=extra)
     full = str(tmp_path / 'full')
-    run_tool([PY, 'tools/train.py', TOY_CONFIG, '--work-dir', full] + opts)
+    run_tool([PY, 'tools/train.py', config, '--work-dir', full] + opts)
 
     part = str(tmp_path / 'part')
-    run_tool([PY, 'tools/train.py', TOY_CONFIG, '--work-dir', part] +
+    run_tool([PY, 'tools/train.py', config, '--work-dir', part] +
              toy_cfg_options(toy_lvis_root, n_train=4, epochs=1, extra=extra))
     resumed = run_tool([
-        PY, 'tools/train.py', TOY_CONFIG, '--work-dir', part, '--resume',
+        PY, 'tools/train.py', config, '--work-dir', part, '--resume',
         osp.join(part, 'epoch_1.pth')
     ] + opts)
     assert 'resumed epoch: 1' in (resumed.stdout + resumed.stderr).lower() \
@@ -86,6 +90,10 @@ def test_resume_equals_uninterrupted(toy_lvis_root, tmp_path):
     assert a['meta']['epoch'] == b['meta']['epoch'] == 2
     assert a['meta']['iter'] == b['meta']['iter']
     assert a['state_dict'].keys() == b['state_dict'].keys()
+    if config == EQLV2_CONFIG:
+        # the gradient statistics are checkpointed state, and they moved
+        pos = a['state_dict']['roi_head.bbox_head.loss_cls.pos_grad']
+        assert pos.dtype == torch.float64 and (pos > 0).any()
     for k in a['state_dict']:
         torch.testing.assert_close(
             a['state_dict'][k], b['state_dict'][k], rtol=1e-5, atol=1e-6,
