@@ -83,18 +83,24 @@ def test_config_builds(path, toy_lvis_root):
             assert heads[0].num_classes == n
 
 
-def test_lvis_scale_mask_rcnn_forward():
+@pytest.mark.parametrize('rel', [
+    'lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py',
+    'eql/mask-rcnn_r50_fpn_eql_1x_lvis-v1.py',
+    'eqlv2/mask-rcnn_r50_fpn_eqlv2_1x_lvis-v1.py',
+])
+def test_lvis_scale_mask_rcnn_forward(rel):
     from mmdet.structures import DetDataSample
     from mmdet.structures.mask import BitmapMasks
     from mmengine.structures import InstanceData
 
     import mmlt  # noqa: F401
     init_default_scope('mmdet')
-    cfg = Config.fromfile(
-        osp.join(ROOT, 'configs/lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', rel))
     cfg.model.backbone.init_cfg = None
+    _point_losses_at_data(cfg.model, None)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
+    model.init_weights()
     model.train()
     s = 128
     sample = DetDataSample(
@@ -112,7 +118,11 @@ def test_lvis_scale_mask_rcnn_forward():
         dict(inputs=[torch.randint(0, 255, (3, s, s), dtype=torch.uint8)],
              data_samples=[sample]), True)
     losses = model(**data, mode='loss')
-    assert model.roi_head.bbox_head.fc_cls.out_features == 1204
+    # softmax CE and EQLv2: C+1 outputs; EQL: C (no background logit)
+    expected = 1203 if 'eql_' in rel else 1204
+    assert model.roi_head.bbox_head.fc_cls.out_features == expected
     total, _ = model.parse_losses(losses)
     assert torch.isfinite(total)
     total.backward()
+    if 'eqlv2' in rel:
+        assert (model.roi_head.bbox_head.loss_cls.pos_grad > 0).any()
