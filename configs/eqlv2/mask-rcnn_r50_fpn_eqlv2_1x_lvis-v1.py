@@ -3,29 +3,17 @@
 # C+1 sigmoid channels (classes + objectness), scored sigma(z_j)(1 -
 # sigma(z_obj)) at test time, and initialised with prior 0.001. Reported:
 # 23.7 mask AP (APr 14.9 / APc 22.8 / APf 28.6), bbox 24.2.
-_base_ = '../lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py'
-
-# an explicit init_cfg replaces the head's default list, so all of it is here
-sigmoid_prior_init = [
-    dict(
-        type='Normal', std=0.01, bias_prob=0.001,
-        override=dict(name='fc_cls')),
-    dict(type='Normal', std=0.001, override=dict(name='fc_reg')),
-    dict(
-        type='Xavier',
-        distribution='uniform',
-        override=[
-            dict(name='shared_fcs'),
-            dict(name='cls_fcs'),
-            dict(name='reg_fcs')
-        ])
+_base_ = [
+    '../lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py',
+    '../_base_/models/sigmoid_cls_init.py'
 ]
+
 model = dict(
     roi_head=dict(
         bbox_head=dict(
             loss_cls=dict(
                 _delete_=True, type='EqualizationLossV2', num_classes=1203),
-            init_cfg=sigmoid_prior_init)))
+            init_cfg={{_base_.sigmoid_prior_init}})))
 custom_hooks = [
     dict(type='NumClassesCheckHook'),
     dict(type='RNGStateHook'),

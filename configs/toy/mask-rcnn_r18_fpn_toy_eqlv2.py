@@ -1,19 +1,7 @@
 # EQLv2 on the toy set: the demo's CE config with the C+1-channel sigmoid
 # EQLv2 classifier (gamma 12, mu 0.8, alpha 4) and prior-0.001 bias init.
-_base_ = './mask-rcnn_r18_fpn_toy_ce.py'
-sigmoid_prior_init = [
-    dict(
-        type='Normal', std=0.01, bias_prob=0.001,
-        override=dict(name='fc_cls')),
-    dict(type='Normal', std=0.001, override=dict(name='fc_reg')),
-    dict(
-        type='Xavier',
-        distribution='uniform',
-        override=[
-            dict(name='shared_fcs'),
-            dict(name='cls_fcs'),
-            dict(name='reg_fcs')
-        ])
+_base_ = [
+    './mask-rcnn_r18_fpn_toy_ce.py', '../_base_/models/sigmoid_cls_init.py'
 ]
 model = dict(
     roi_head=dict(
@@ -22,7 +10,7 @@ model = dict(
                 _delete_=True,
                 type='EqualizationLossV2',
                 num_classes={{_base_.num_classes}}),
-            init_cfg=sigmoid_prior_init)))
+            init_cfg={{_base_.sigmoid_prior_init}})))
 custom_hooks = [
     dict(type='NumClassesCheckHook'),
     dict(type='RNGStateHook'),
