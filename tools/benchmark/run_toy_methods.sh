@@ -3,7 +3,9 @@
 # print one AP/APr/APc/APf table (markdown).
 #   tools/benchmark/run_toy_methods.sh [CONFIG ...]
 # Default: the CE baseline and the EQL-family configs. NPROCS (default 2)
-# processes per run; OUT (default work_dirs/toy_methods) holds the runs.
+# processes per run; OUT (default work_dirs/toy_methods) holds the runs;
+# TRAIN_ARGS (e.g. "--cfg-options optim_wrapper.optimizer.lr=0.02") is
+# passed to every training run, so all methods share one schedule.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -26,7 +28,8 @@ for cfg in "$@"; do
   wd="$OUT/$name"
   if [ ! -f "$wd/last_checkpoint" ]; then
     t0=$(date +%s)
-    ./tools/dist_train.sh "$cfg" "$NPROCS" --work-dir "$wd" --no-validate > "$wd.train.log" 2>&1 \
+    # shellcheck disable=SC2086
+    ./tools/dist_train.sh "$cfg" "$NPROCS" --work-dir "$wd" --no-validate ${TRAIN_ARGS:-} > "$wd.train.log" 2>&1 \
       || { echo "training $cfg failed, see $wd.train.log" >&2; exit 1; }
     echo "$name: trained in $(( $(date +%s) - t0 )) s" >&2
   fi
