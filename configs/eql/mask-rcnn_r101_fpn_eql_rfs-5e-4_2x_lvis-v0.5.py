@@ -1,14 +1,6 @@
-# EQL, Mask R-CNN R101-FPN, LVIS v0.5, (the detectron2 EQL recipe's t) with repeat factor sampling (t = 5e-4, ceil rounding).
-_base_ = './mask-rcnn_r101_fpn_eql_2x_lvis-v0.5.py'
-train_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='RepeatFactorDataset',
-        thr=5e-4,
-        rounding='ceil',
-        dataset={{_base_.train_dataloader.dataset}}))
-custom_hooks = [
-    dict(type='NumClassesCheckHook'),
-    dict(type='RNGStateHook'),
-    dict(type='RepeatFactorEpochHook')
-]
+# EQL + RFS (t = 0.0005), Mask R-CNN R101-FPN, LVIS v0.5.
+_base_ = './mask-rcnn_r50_fpn_eql_rfs-5e-4_2x_lvis-v0.5.py'
+model = dict(
+    backbone=dict(
+        depth=101,
+        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')))
