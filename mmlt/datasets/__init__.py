@@ -10,3 +10,4 @@ __all__ = [
     'build_label_csr', 'RepeatFactorDataset', 'compute_repeat_factors',
     'dataset_label_csr'
 ]
+from .class_aware import ClassAwareDataset  # noqa: E402,F401

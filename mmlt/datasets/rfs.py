@@ -22,7 +22,8 @@ from mmdet.registry import DATASETS
 from .class_stats import ClassStats, unique_sorted
 
 __all__ = [
-    'compute_repeat_factors', 'RepeatFactorDataset', 'dataset_label_csr'
+    'compute_repeat_factors', 'RepeatFactorDataset', 'dataset_label_csr',
+    'EpochIndexedDataset'
 ]
 
 
@@ -92,85 +93,41 @@ def dataset_label_csr(dataset) -> Tuple[np.ndarray, np.ndarray, int]:
     return offsets, labels.reshape(-1).astype(np.int64), max(len(uniq), 1)
 
 
-@DATASETS.register_module()
-class RepeatFactorDataset:
-    """Dataset wrapper that repeats images by their repeat factor ``r_I``.
-
-    Rounding of the fractional factors:
-
-    * ``'ceil'`` (mmengine ``ClassBalancedDataset``): image I appears
-      ``ceil(r_I)`` times every epoch; ``len = sum_I ceil(r_I)``.
-    * ``'stochastic'`` (detectron2): in epoch e image I appears
-      ``floor(r_I) + Bernoulli(r_I - floor(r_I))`` times, drawn from
-      ``np.random.Generator(PCG64([seed, e]))`` — a function of (seed, e)
-      only, so every rank builds the same table — and the list is shuffled
-      with the same generator.  Epoch-based loops need a fixed length, so
-      ``len = round(sum_I r_I)`` and each epoch's list is truncated or
-      cycled to it; ``E[count_I] ~= r_I``.
+class EpochIndexedDataset:
+    """Base of dataset wrappers that map their indices to the wrapped
+    dataset through a per-epoch index table (:class:`RepeatFactorDataset`,
+    :class:`mmlt.datasets.ClassAwareDataset`).
 
     The epoch lives in a shared-memory tensor written by :meth:`set_epoch`
-    (call it each epoch, e.g. with ``RepeatFactorEpochHook``) and read in
-    ``__getitem__``, so DataLoader workers — persistent ones included —
-    rebuild their index table when it changes.
-
-    Args:
-        dataset (BaseDataset | dict): dataset or its config.
-        thr (float): frequency threshold ``t``.
-        rounding (str): 'ceil' or 'stochastic'.
-        seed (int): seed of the stochastic rounding.
-        lazy_init (bool): defer the factor computation to first use.
+    (e.g. by ``RepeatFactorEpochHook``) and read in ``__getitem__``, so
+    DataLoader workers, persistent ones included, rebuild their table when
+    it changes. Subclasses implement ``full_init`` (setting ``_length``) and
+    ``epoch_indices(epoch)``; ``_static_table`` marks an epoch-independent
+    table kept in ``_table``.
     """
 
-    def __init__(self,
-                 dataset: Union[BaseDataset, dict],
-                 thr: float = 1e-3,
-                 rounding: str = 'ceil',
-                 seed: int = 0,
-                 lazy_init: bool = False) -> None:
+    _static_table = False
+
+    def __init__(self, dataset: Union[BaseDataset, dict]) -> None:
         if isinstance(dataset, dict):
             self.dataset = DATASETS.build(dataset)
         else:
             self.dataset = dataset
-        if rounding not in ('ceil', 'stochastic'):
-            raise ValueError(
-                f"rounding must be 'ceil' or 'stochastic', got {rounding!r}")
-        self.thr = float(thr)
-        self.rounding = rounding
-        self.seed = int(seed)
         self._metainfo = getattr(self.dataset, 'metainfo', {})
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
         self._table: Optional[np.ndarray] = None
         self._table_epoch = -1
         self._fully_initialized = False
-        if not lazy_init:
-            self.full_init()
 
     @property
     def metainfo(self) -> dict:
         return copy.deepcopy(self._metainfo)
 
     def full_init(self) -> None:
-        if self._fully_initialized:
-            return
-        if hasattr(self.dataset, 'full_init'):
-            self.dataset.full_init()
-        offsets, labels, num_classes = dataset_label_csr(self.dataset)
-        self.repeat_factors = compute_repeat_factors(offsets, labels,
-                                                     num_classes, self.thr)
-        if self.rounding == 'ceil':
-            self._table = np.repeat(
-                np.arange(len(self.repeat_factors), dtype=np.int64),
-                np.ceil(self.repeat_factors).astype(np.int64))
-            self._length = len(self._table)
-        else:
-            self._length = int(round(float(self.repeat_factors.sum())))
-        self._fully_initialized = True
-        print_log(
-            f'RepeatFactorDataset: {len(self.repeat_factors)} images -> '
-            f'{self._length} samples/epoch (thr={self.thr}, '
-            f'rounding={self.rounding})',
-            logger='current',
-            level=logging.INFO)
+        raise NotImplementedError
+
+    def epoch_indices(self, epoch: Optional[int] = None) -> np.ndarray:
+        raise NotImplementedError
 
     # ------------------------------------------------------------- epochs
     def set_epoch(self, epoch: int) -> None:
@@ -197,27 +154,8 @@ class RepeatFactorDataset:
     def epoch(self) -> int:
         return int(self._epoch[0])
 
-    def epoch_indices(self, epoch: Optional[int] = None) -> np.ndarray:
-        """Indices into the wrapped dataset for ``epoch`` (default: current).
-        """
-        self.full_init()
-        if self.rounding == 'ceil':
-            return self._table
-        epoch = self.epoch if epoch is None else int(epoch)
-        rng = np.random.Generator(np.random.PCG64([self.seed, epoch]))
-        r = self.repeat_factors
-        base = np.floor(r)
-        counts = base.astype(np.int64) + (rng.random(len(r)) <
-                                          (r - base)).astype(np.int64)
-        idx = np.repeat(np.arange(len(r), dtype=np.int64), counts)
-        rng.shuffle(idx)
-        if len(idx) == 0:
-            return idx
-        # fixed length: truncate, or cycle through the shuffled list
-        return np.resize(idx, self._length)
-
     def _ori_index(self, idx: int) -> int:
-        if self.rounding == 'stochastic':
+        if not self._static_table:
             epoch = int(self._epoch[0])
             if self._table is None or epoch != self._table_epoch:
                 self._table = self.epoch_indices(epoch)
@@ -243,7 +181,95 @@ class RepeatFactorDataset:
 
     def get_subset_(self, indices):
         raise NotImplementedError(
-            'RepeatFactorDataset does not support get_subset(_): slice the '
-            'wrapped dataset (indices=...) instead')
+            f'{type(self).__name__} does not support get_subset(_): slice '
+            'the wrapped dataset (indices=...) instead')
 
     get_subset = get_subset_
+
+
+@DATASETS.register_module()
+class RepeatFactorDataset(EpochIndexedDataset):
+    """Dataset wrapper that repeats images by their repeat factor ``r_I``.
+
+    Rounding of the fractional factors:
+
+    * ``'ceil'`` (mmengine ``ClassBalancedDataset``): image I appears
+      ``ceil(r_I)`` times every epoch; ``len = sum_I ceil(r_I)``.
+    * ``'stochastic'`` (detectron2): in epoch e image I appears
+      ``floor(r_I) + Bernoulli(r_I - floor(r_I))`` times, drawn from
+      ``np.random.Generator(PCG64([seed, e]))`` — a function of (seed, e)
+      only, so every rank builds the same table — and the list is shuffled
+      with the same generator.  Epoch-based loops need a fixed length, so
+      ``len = round(sum_I r_I)`` and each epoch's list is truncated or
+      cycled to it; ``E[count_I] ~= r_I``.
+
+    The epoch reaches DataLoader workers as described in
+    :class:`EpochIndexedDataset` (call ``set_epoch`` each epoch, e.g. with
+    ``RepeatFactorEpochHook``).
+
+    Args:
+        dataset (BaseDataset | dict): dataset or its config.
+        thr (float): frequency threshold ``t``.
+        rounding (str): 'ceil' or 'stochastic'.
+        seed (int): seed of the stochastic rounding.
+        lazy_init (bool): defer the factor computation to first use.
+    """
+
+    def __init__(self,
+                 dataset: Union[BaseDataset, dict],
+                 thr: float = 1e-3,
+                 rounding: str = 'ceil',
+                 seed: int = 0,
+                 lazy_init: bool = False) -> None:
+        super().__init__(dataset)
+        if rounding not in ('ceil', 'stochastic'):
+            raise ValueError(
+                f"rounding must be 'ceil' or 'stochastic', got {rounding!r}")
+        self.thr = float(thr)
+        self.rounding = rounding
+        self.seed = int(seed)
+        self._static_table = rounding == 'ceil'
+        if not lazy_init:
+            self.full_init()
+
+    def full_init(self) -> None:
+        if self._fully_initialized:
+            return
+        if hasattr(self.dataset, 'full_init'):
+            self.dataset.full_init()
+        offsets, labels, num_classes = dataset_label_csr(self.dataset)
+        self.repeat_factors = compute_repeat_factors(offsets, labels,
+                                                     num_classes, self.thr)
+        if self.rounding == 'ceil':
+            self._table = np.repeat(
+                np.arange(len(self.repeat_factors), dtype=np.int64),
+                np.ceil(self.repeat_factors).astype(np.int64))
+            self._length = len(self._table)
+        else:
+            self._length = int(round(float(self.repeat_factors.sum())))
+        self._fully_initialized = True
+        print_log(
+            f'RepeatFactorDataset: {len(self.repeat_factors)} images -> '
+            f'{self._length} samples/epoch (thr={self.thr}, '
+            f'rounding={self.rounding})',
+            logger='current',
+            level=logging.INFO)
+
+    def epoch_indices(self, epoch: Optional[int] = None) -> np.ndarray:
+        """Indices into the wrapped dataset for ``epoch`` (default: current).
+        """
+        self.full_init()
+        if self.rounding == 'ceil':
+            return self._table
+        epoch = self.epoch if epoch is None else int(epoch)
+        rng = np.random.Generator(np.random.PCG64([self.seed, epoch]))
+        r = self.repeat_factors
+        base = np.floor(r)
+        counts = base.astype(np.int64) + (rng.random(len(r)) <
+                                          (r - base)).astype(np.int64)
+        idx = np.repeat(np.arange(len(r), dtype=np.int64), counts)
+        rng.shuffle(idx)
+        if len(idx) == 0:
+            return idx
+        # fixed length: truncate, or cycle through the shuffled list
+        return np.resize(idx, self._length)

@@ -11,3 +11,5 @@ runner_type = 'DecoupledRunner'
 decoupled = dict(
     trainable=[r'roi_head\.bbox_head\.(\d+\.)?fc_cls\.'],
     reinit=[])
+# every frozen weight comes from `load_from`: skip the ImageNet download
+model = dict(backbone=dict(init_cfg=None))

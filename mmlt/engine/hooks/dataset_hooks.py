@@ -31,9 +31,24 @@ def find_datasets(dataset, cls) -> List:
 
 
 def _rfs_datasets(runner) -> List:
-    from mmlt.datasets.rfs import RepeatFactorDataset
+    # every wrapper with a per-epoch table: RepeatFactorDataset,
+    # ClassAwareDataset
+    from mmlt.datasets.rfs import EpochIndexedDataset
     loader = runner.train_dataloader
-    return find_datasets(getattr(loader, 'dataset', None), RepeatFactorDataset)
+    return find_datasets(getattr(loader, 'dataset', None), EpochIndexedDataset)
+
+
+def _warn_if_shuffled(runner, datasets) -> None:
+    """Class-aware order only holds when the sampler reads it in order."""
+    from mmlt.datasets.class_aware import ClassAwareDataset
+    cas = [d for d in datasets if isinstance(d, ClassAwareDataset)]
+    sampler = _sampler(runner.train_dataloader)
+    if cas and getattr(sampler, 'shuffle', False):
+        warnings.warn(
+            'ClassAwareDataset is read through a shuffling sampler, which '
+            'breaks its class round-robin order (the class balance of the '
+            'epoch is kept); set train_dataloader.sampler=dict('
+            "type='DefaultSampler', shuffle=False)")
 
 
 def _sampler(loader):
@@ -46,7 +61,9 @@ def _sampler(loader):
 
 @HOOKS.register_module()
 class RepeatFactorEpochHook(Hook):
-    """Tell every ``RepeatFactorDataset`` in the train loader the epoch.
+    """Tell every ``RepeatFactorDataset`` / ``ClassAwareDataset`` (any
+    ``EpochIndexedDataset``) in the train loader the epoch. Also registered
+    as ``DatasetEpochHook``.
 
     Epoch-based loops: ``set_epoch(runner.epoch)`` in ``before_train_epoch``
     (before the loader's iterator is created, so persistent workers see it).
@@ -76,14 +93,17 @@ class RepeatFactorEpochHook(Hook):
         self._last = epoch
 
     def before_train(self, runner) -> None:
-        if not _rfs_datasets(runner):
+        datasets = _rfs_datasets(runner)
+        if not datasets:
             if not self._warned:
                 self._warned = True
                 warnings.warn(
-                    'RepeatFactorEpochHook: no RepeatFactorDataset in '
-                    'train_dataloader.dataset; the hook does nothing (remove '
-                    'it or wrap the dataset with type="RepeatFactorDataset")')
+                    'RepeatFactorEpochHook: no RepeatFactorDataset (or '
+                    'ClassAwareDataset) in train_dataloader.dataset; the hook '
+                    'does nothing (remove it or wrap the dataset with '
+                    'type="RepeatFactorDataset")')
             return
+        _warn_if_shuffled(runner, datasets)
         loop = getattr(runner, 'train_loop', None)
         if getattr(loop, 'dataloader_iterator', None) is not None:
             self._follow_sampler(runner)
@@ -136,6 +156,9 @@ class RepeatFactorEpochHook(Hook):
         if epoch is None:
             epoch = getattr(sampler, 'epoch', None)
         return None if epoch is None else int(epoch)
+
+
+HOOKS.register_module(name='DatasetEpochHook', module=RepeatFactorEpochHook)
 
 
 class NumClassesMismatchError(ValueError):

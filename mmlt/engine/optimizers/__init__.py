@@ -1,0 +1,3 @@
+from .trainable_only import TrainableOnlyOptimWrapperConstructor
+
+__all__ = ['TrainableOnlyOptimWrapperConstructor']
