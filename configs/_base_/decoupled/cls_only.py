@@ -11,5 +11,6 @@ runner_type = 'DecoupledRunner'
 decoupled = dict(
     trainable=[r'roi_head\.bbox_head\.(\d+\.)?fc_cls\.'],
     reinit=[])
-# every frozen weight comes from `load_from`: skip the ImageNet download
-model = dict(backbone=dict(init_cfg=None))
+# (A `model` key here would clash with the model base in multi-base configs:
+# stage-2 configs set `model.backbone.init_cfg=None` themselves, since every
+# frozen weight comes from `load_from`.)
