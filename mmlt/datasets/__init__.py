@@ -10,4 +10,5 @@ __all__ = [
     'build_label_csr', 'RepeatFactorDataset', 'compute_repeat_factors',
     'dataset_label_csr'
 ]
+from .subset import ClassSubsetDataset  # noqa: E402,F401
 from .class_aware import ClassAwareDataset  # noqa: E402,F401

@@ -2,3 +2,4 @@ from .losses import *  # noqa: F401,F403
 from .losses import __all__ as _losses_all
 
 __all__ = list(_losses_all)
+from . import layers, roi_heads  # noqa: F401,E402

@@ -37,15 +37,29 @@ def _point_losses_at_data(node, toy_train_ann):
     file (toy configs) or a synthetic frequency table (real-data configs,
     whose LVIS files are not on this machine)."""
     if isinstance(node, dict):
-        if 'ann_file' in node and str(node.get('type', '')).startswith(
-                'Equalization'):
+        kind = str(node.get('type', ''))
+        if 'ann_file' in node and kind.startswith(
+                ('Equalization', 'ClassWeighted')):
+            ann = node.pop('ann_file')
+            rng = np.random.default_rng(0)
+            if 'toy_lvis' in ann:
+                node['ann_file'] = toy_train_ann
+            elif kind.startswith('Equalization'):
+                node['class_freq'] = rng.uniform(
+                    1e-5, 0.1, node['num_classes']).tolist()
+            else:
+                node['class_counts'] = rng.integers(
+                    0, 1000, node['num_classes']).tolist()
+        if node.get('type') == 'GroupSoftmaxLabelMapping' and \
+                'ann_file' in node:
             ann = node.pop('ann_file')
             if 'toy_lvis' in ann:
                 node['ann_file'] = toy_train_ann
-            else:
+            else:  # log-uniform 1..22k instances: all four BAGS bins
                 rng = np.random.default_rng(0)
-                node['class_freq'] = rng.uniform(
-                    1e-5, 0.1, node['num_classes']).tolist()
+                node['instance_counts'] = np.round(
+                    np.exp(rng.uniform(0, 10, node['num_classes']))).astype(
+                        int).tolist()
         for v in node.values():
             _point_losses_at_data(v, toy_train_ann)
     elif isinstance(node, list):
@@ -71,9 +85,12 @@ def test_config_builds(path, toy_lvis_root):
     assert DATASETS.get(ds.type) is not None
     inner = ds.get('dataset', ds)
     assert DATASETS.get(inner.type) is not None
-    if ds.type == 'RepeatFactorDataset':
-        assert any(h.type == 'RepeatFactorEpochHook'
+    if ds.type in ('RepeatFactorDataset', 'ClassAwareDataset'):
+        # the per-epoch redraw needs the epoch hook
+        assert any(h.type in ('RepeatFactorEpochHook', 'DatasetEpochHook')
                    for h in cfg.custom_hooks)
+    if ds.type == 'ClassAwareDataset':  # its table must be read in order
+        assert not cfg.train_dataloader.sampler.get('shuffle', True)
     for h in cfg.get('custom_hooks', []):
         assert HOOKS.get(h.type) is not None
     assert METRICS.get(cfg.val_evaluator.type) is not None
@@ -87,6 +104,7 @@ def test_config_builds(path, toy_lvis_root):
     'lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py',
     'eql/mask-rcnn_r50_fpn_eql_1x_lvis-v1.py',
     'eqlv2/mask-rcnn_r50_fpn_eqlv2_1x_lvis-v1.py',
+    'bags/mask-rcnn_r50_fpn_bags_1x_lvis-v1.py',
 ])
 def test_lvis_scale_mask_rcnn_forward(rel):
     from mmdet.structures import DetDataSample
@@ -120,6 +138,8 @@ def test_lvis_scale_mask_rcnn_forward(rel):
     losses = model(**data, mode='loss')
     # softmax CE and EQLv2: C+1 outputs; EQL: C (no background logit)
     expected = 1203 if 'eql_' in rel else 1204
+    if 'bags' in rel:  # C + 1 + 5 groups (4 bins + background)
+        expected = 1203 + 1 + 5
     assert model.roi_head.bbox_head.fc_cls.out_features == expected
     total, _ = model.parse_losses(losses)
     assert torch.isfinite(total)

@@ -44,7 +44,9 @@ def test_logs_group_means_every_interval():
     model.roi_head = Head(4)
     set_ratio(model.roi_head.loss_cls, [0., 1., 2., 0.5])
     hook = HOOKS.build(
-        dict(type='LossStateLoggerHook',
+        # mmdet scope: a Runner built by an earlier test may have left the
+        # process-wide default scope at 'mmengine'
+        dict(type='LossStateLoggerHook', _scope_='mmdet',
              interval=2,
              groups=['r', 'c', 'f', 'r']))
     runner = fake_runner(model, it=0)

@@ -2,3 +2,8 @@ from .eql import EqualizationLoss
 from .eqlv2 import EqualizationLossV2
 
 __all__ = ['EqualizationLoss', 'EqualizationLossV2']
+from .reweight_ce import ClassWeightedCrossEntropyLoss  # noqa: E402
+from .softmax_focal import SoftmaxFocalLoss  # noqa: E402
+__all__ += ['ClassWeightedCrossEntropyLoss', 'SoftmaxFocalLoss']
+from .group_softmax import GroupSoftmaxLoss  # noqa: E402
+__all__ += ['GroupSoftmaxLoss']

@@ -1,0 +1,34 @@
+# BAGS (Balanced Group Softmax, Li et al. CVPR 2020) stage 2: Faster R-CNN
+# R50-FPN, LVIS v0.5. Starts from the softmax-CE baseline
+# `faster-rcnn_r50_fpn_1x_lvis-v0.5.py` (train it first; `load_from` is where
+# its last epoch lands), trains only fc_cls, re-initialised because it grows
+# from C+1 to C+1+G logits (groups of the training instance counts: <10,
+# [10,100), [100,1000), >=1000 plus the background group -> 1230 + 1 + 5 =
+# 1236). lr 0.01, 12 epochs, steps 8 and 11, warm-up 500 iterations from
+# lr/3, gradient clipping 35.
+_base_ = [
+    '../lvis/faster-rcnn_r50_fpn_1x_lvis-v0.5.py',
+    '../_base_/decoupled/cls_only.py', '../_base_/decoupled/bags_1x.py'
+]
+load_from = 'work_dirs/faster-rcnn_r50_fpn_1x_lvis-v0.5/epoch_12.pth'
+decoupled = dict(reinit=[r'roi_head\.bbox_head\.(\d+\.)?fc_cls\.'])
+model = dict(
+    # every frozen weight comes from load_from: no ImageNet download
+    backbone=dict(init_cfg=None),
+    roi_head=dict(
+        bbox_head=dict(
+            loss_cls=dict(
+                _delete_=True,
+                type='GroupSoftmaxLoss',
+                num_classes=1230,
+                others_sample_ratio=8.0,
+                label_mapping=dict(
+                    type='GroupSoftmaxLabelMapping',
+                    num_classes=1230,
+                    # or stats_file=... / mapping_file=DIR written by
+                    # tools/misc/bags_mapping.py
+                    ann_file='data/lvis_v0.5/annotations/lvis_v0.5_train.json',
+                    bin_edges=(10, 100, 1000))))))
+train_cfg = dict(max_epochs={{_base_.bags_max_epochs}})
+param_scheduler = {{_base_.bags_param_scheduler}}
+optim_wrapper = {{_base_.bags_optim_wrapper}}

@@ -1,0 +1,57 @@
+# BAGS (Balanced Group Softmax, Li et al. CVPR 2020) stage 2: HTC
+# X101-64x4d-FPN with DCN (c3-c5), multi-scale 400-1400, no semantic branch,
+# LVIS v0.5. Starts from the softmax-CE baseline
+# `configs/lvis/htc-without-semantic_x101-64x4d-dconv-c3-c5_fpn_ms-400-1400-20e_lvis-v0.5.py`
+# (train it first; `load_from` is where its last epoch lands). Every stage
+# gets the group-softmax classifier; only the three fc_cls layers train (the
+# cls_only pattern matches roi_head.bbox_head.N.fc_cls), re-initialised
+# because they grow from C+1 to C+1+G = 1230 + 1 + 5 = 1236 logits. At test
+# time mmdet averages the raw logits of the three stages and the last head
+# merges the average (same layout in every stage). lr 0.01 for 16 images, 12
+# epochs, steps 8 and 11, warm-up 500 iterations from lr/3, gradient clipping
+# 35. The original HTC config used lr 0.005 with 1 image per GPU (on 8 GPUs
+# the same lr per image as 0.01 for 16); the mmdet HTC base runs 16 x 1.
+_base_ = [
+    '../lvis/htc-without-semantic_x101-64x4d-dconv-c3-c5_fpn_ms-400-1400-20e_lvis-v0.5.py',
+    '../_base_/decoupled/cls_only.py', '../_base_/decoupled/bags_1x.py'
+]
+load_from = 'work_dirs/htc-without-semantic_x101-64x4d-dconv-c3-c5_fpn_ms-400-1400-20e_lvis-v0.5/epoch_20.pth'
+decoupled = dict(reinit=[r'roi_head\.bbox_head\.(\d+\.)?fc_cls\.'])
+num_classes = 1230
+stage_stds = [[0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
+              [0.033, 0.033, 0.067, 0.067]]
+bags_loss = dict(
+    type='GroupSoftmaxLoss',
+    num_classes=num_classes,
+    others_sample_ratio=8.0,
+    label_mapping=dict(
+        type='GroupSoftmaxLabelMapping',
+        num_classes=num_classes,
+        # or stats_file=... / mapping_file=DIR written by
+        # tools/misc/bags_mapping.py
+        ann_file='data/lvis_v0.5/annotations/lvis_v0.5_train.json',
+        bin_edges=(10, 100, 1000)))
+model = dict(
+    # every frozen weight comes from load_from: no ImageNet download
+    backbone=dict(init_cfg=None),
+    roi_head=dict(
+        # lists are replaced, not merged: the baseline's stages with BAGS
+        bbox_head=[
+            dict(
+                type='Shared2FCBBoxHead',
+                in_channels=256,
+                fc_out_channels=1024,
+                roi_feat_size=7,
+                num_classes=num_classes,
+                bbox_coder=dict(
+                    type='DeltaXYWHBBoxCoder',
+                    target_means=[0., 0., 0., 0.],
+                    target_stds=stds),
+                reg_class_agnostic=True,
+                loss_cls=bags_loss,
+                loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0))
+            for stds in stage_stds
+        ]))
+train_cfg = dict(max_epochs={{_base_.bags_max_epochs}})
+param_scheduler = {{_base_.bags_param_scheduler}}
+optim_wrapper = {{_base_.bags_optim_wrapper}}

@@ -1,0 +1,9 @@
+# tau-norm-select (mmlt's definition): tau-norm only on the fc_cls rows of
+# the rare and common classes (LVIS frequency groups of the training
+# annotations, via mmlt's class statistics); frequent and background rows and
+# all biases unchanged. Test-time config, the tool writes the checkpoint:
+#   python tools/misc/tau_norm.py work_dirs/mask-rcnn_r50_fpn_2x_lvis-v0.5/epoch_24.pth \
+#       --tau 1.0 --select r c --out work_dirs/tau-norm_lvis-v0.5/tau_norm_select.pth
+#   ./tools/dist_test.sh configs/decoupled/mask-rcnn_r50_fpn_tau-norm-select_2x_lvis-v0.5.py \
+#       work_dirs/tau-norm_lvis-v0.5/tau_norm_select.pth 8 --eval bbox segm
+_base_ = '../lvis/mask-rcnn_r50_fpn_2x_lvis-v0.5.py'

@@ -1,0 +1,4 @@
+"""Classifier layers and label mappings."""
+from .lws import LWSLinear  # noqa: F401
+from .label_mapping import GroupSoftmaxLabelMapping  # noqa: F401
+from .tau_norm import tau_normalize  # noqa: F401

@@ -1,0 +1,2 @@
+"""RoI heads."""
+from .ncm_bbox_head import NCMBBoxHead  # noqa: F401
