@@ -1,0 +1,13 @@
+# NCM (nearest class mean; Kang et al. ICLR 2020, the NCM baseline of BAGS)
+# on the LVIS v0.5 softmax CE Mask R-CNN R50-FPN 1x, test-time only: class
+# scores = softmax(20 * cos(f, mu_c)) over 1,230 class means and a background
+# mean of the 1024-d shared-fc feature; box regression unchanged. The
+# checkpoint comes from the tool (single process, one pass over train):
+#   python tools/misc/ncm.py configs/decoupled/mask-rcnn_r50_fpn_ncm-fc_1x_lvis-v0.5.py \
+#       work_dirs/mask-rcnn_r50_fpn_1x_lvis-v0.5/epoch_12.pth --out work_dirs/ncm_lvis-v0.5/ncm_fc.pth
+#   ./tools/dist_test.sh configs/decoupled/mask-rcnn_r50_fpn_ncm-fc_1x_lvis-v0.5.py \
+#       work_dirs/ncm_lvis-v0.5/ncm_fc.pth 8 --eval bbox segm
+_base_ = '../lvis/mask-rcnn_r50_fpn_1x_lvis-v0.5.py'
+model = dict(
+    roi_head=dict(
+        bbox_head=dict(type='NCMBBoxHead', feature='fc', scale=20.0)))
