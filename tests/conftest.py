@@ -9,6 +9,18 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_CONFIG = osp.join(ROOT, 'configs/toy/mask-rcnn_r18_fpn_toy_ce.py')
 
 
+@pytest.fixture(autouse=True)
+def _mmdet_default_scope():
+    """Every test starts in the 'mmdet' registry scope, as mmdet's tools
+    do: a Runner built by an earlier test leaves mmengine's process-wide
+    current scope at whatever it was built with, and bare-name builds
+    (`MODELS.build(dict(type='Shared2FCBBoxHead'))`) would then depend on
+    test order."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    yield
+
+
 @pytest.fixture(scope='session')
 def toy_lvis_root(tmp_path_factory):
     """The embedded toy LVIS set at its default size, generated once."""
