@@ -13,7 +13,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlt  # noqa: F401
-from mmlt.utils.launch import add_common_args, load_config
+from mmlt.utils.launch import add_common_args, load_config, shutdown_dist
 
 
 def parse_args():
@@ -53,6 +53,7 @@ def main():
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
     runner.test()
+    shutdown_dist()
     if args.out is not None:
         print(f'predictions saved to {osp.abspath(args.out)}')
 

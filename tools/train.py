@@ -6,7 +6,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlt  # noqa: F401  (registers modules, installs the checkpoint fix)
-from mmlt.utils.launch import add_common_args, load_config
+from mmlt.utils.launch import add_common_args, load_config, shutdown_dist
 
 
 def parse_args():
@@ -52,6 +52,7 @@ def main():
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
     runner.train()
+    shutdown_dist()
 
 
 if __name__ == '__main__':

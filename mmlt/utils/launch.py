@@ -126,3 +126,17 @@ def load_config(args) -> Config:
     apply_eval_types(cfg, args.eval)
     set_metric_output_dir(cfg, cfg.work_dir)
     return cfg
+
+
+def shutdown_dist() -> None:
+    """Tear the process group down before the interpreter exits.
+
+    Left to interpreter shutdown, gloo's worker threads can be destroyed
+    while still joinable ("terminate called without an active exception",
+    SIGABRT after the results were written), which turns a finished
+    ``dist_test.sh`` into a non-zero exit. A barrier first, so no rank
+    leaves while another still talks to it.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
