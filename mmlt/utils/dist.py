@@ -46,7 +46,13 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
-    """Concatenate along dim 0 the tensors of every rank (lengths may differ)."""
+    """Concatenate along dim 0 the tensors of every rank (lengths may differ).
+
+    Ranks may contribute 0 rows; shorter tensors are zero-padded for the
+    transfer and the padding is dropped using the gathered lengths. Dtype
+    and trailing shape must agree across ranks. A collective: every rank
+    must call it.
+    """
     if not is_dist() or get_world_size() == 1:
         return tensor
     dev = _comm_device(tensor)
@@ -56,6 +62,9 @@ def all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
                                  for _ in range(get_world_size())]
     dist.all_gather(sizes, size)
     max_len = int(max(s.item() for s in sizes))
+    if max_len == 0:
+        # every rank knows all are empty: skip the second collective
+        return tensor
     padded = local.new_zeros((max_len, ) + tuple(local.shape[1:]))
     padded[:local.shape[0]] = local
     chunks = [torch.zeros_like(padded) for _ in range(get_world_size())]

@@ -47,3 +47,30 @@ def test_gloo_two_ranks():
         reduced, gathered = out[rank]
         assert reduced == [3., 3., 3.]
         assert gathered == [[0, 0], [1, 1], [1, 1]]
+
+
+def _empty_worker(rank, world, port, out):
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        # all ranks empty: one size collective only, empty result
+        e = all_gather_cat(torch.zeros(0, 2, dtype=torch.float64))
+        # rank 0 empty, rank 1 two rows: padding dropped
+        rows = torch.full((2 * rank, 2), 7.5, dtype=torch.float64)
+        g = all_gather_cat(rows)
+        out[rank] = (tuple(e.shape), e.dtype, g.tolist())
+    finally:
+        dist.destroy_process_group()
+
+
+def test_gloo_all_gather_cat_empty_ranks():
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_empty_worker, args=(2, _free_port(), out), nprocs=2,
+                 join=True)
+        out = dict(out)
+    for rank in (0, 1):
+        shape, dtype, gathered = out[rank]
+        assert shape == (0, 2) and dtype == torch.float64
+        assert gathered == [[7.5, 7.5], [7.5, 7.5]]

@@ -7,3 +7,5 @@ from .softmax_focal import SoftmaxFocalLoss  # noqa: E402
 __all__ += ['ClassWeightedCrossEntropyLoss', 'SoftmaxFocalLoss']
 from .group_softmax import GroupSoftmaxLoss  # noqa: E402
 __all__ += ['GroupSoftmaxLoss']
+from .equilibrium import EquilibriumLoss  # noqa: E402
+__all__ += ['EquilibriumLoss']

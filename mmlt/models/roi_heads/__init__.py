@@ -1,2 +1,3 @@
 """RoI heads."""
 from .ncm_bbox_head import NCMBBoxHead  # noqa: F401
+from .norm_mask_head import CosineConv1x1, FCNNormMaskHead  # noqa: F401
