@@ -35,7 +35,8 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     'AnnotationError', 'ClassStatsMismatchWarning', 'ClassStats',
-    'get_class_stats', 'lvis_groups_from_counts', 'RARE_MAX', 'COMMON_MAX'
+    'get_class_stats', 'get_class_stats_for', 'lvis_groups_from_counts',
+    'RARE_MAX', 'COMMON_MAX'
 ]
 
 logger = logging.getLogger(__name__)
@@ -602,3 +603,22 @@ def get_class_stats(ann_file: Optional[str] = None,
     if cache:
         _remember(key, stats, disk=True)
     return stats
+
+
+def get_class_stats_for(owner: str,
+                        cfg_key: str,
+                        ann_file: Optional[str] = None,
+                        stats_file: Optional[str] = None,
+                        alternatives: str = '') -> ClassStats:
+    """:func:`get_class_stats` for a component configured by ``cfg_key``
+    (e.g. ``loss_cls``): a missing file is reported with the owner, the
+    config entry that names it and ``alternatives`` (other ways to give
+    the statistics), so the user knows which key to fix."""
+    for key, path in (('stats_file', stats_file), ('ann_file', ann_file)):
+        if path and not osp.isfile(os.fspath(path)):
+            raise FileNotFoundError(
+                f'{owner}: {cfg_key}.{key}={os.fspath(path)!r} does not '
+                'exist; point it at the training annotations (or a '
+                'class-stats file)' +
+                (f', or {alternatives}' if alternatives else ''))
+    return get_class_stats(ann_file=ann_file, stats_file=stats_file)

@@ -191,15 +191,10 @@ class GroupSoftmaxLabelMapping(nn.Module):
                 f'set {MAPPING_KEY}.ann_file (training annotation json), '
                 '.stats_file (tools/misc/class_stats.py), .instance_counts '
                 '(a list) or .mapping_file (tools/misc/bags_mapping.py)')
-        for key, path in (('stats_file', stats_file), ('ann_file', ann_file)):
-            if path and not osp.isfile(os.fspath(path)):
-                raise FileNotFoundError(
-                    f'GroupSoftmaxLabelMapping: {MAPPING_KEY}.{key}='
-                    f'{os.fspath(path)!r} does not exist; point it at the '
-                    'training annotations (or a class-stats file), or pass '
-                    'instance_counts / mapping_file')
-        from mmlt.datasets.class_stats import get_class_stats
-        stats = get_class_stats(ann_file=ann_file, stats_file=stats_file)
+        from mmlt.datasets.class_stats import get_class_stats_for
+        stats = get_class_stats_for('GroupSoftmaxLabelMapping', MAPPING_KEY,
+                                    ann_file, stats_file,
+                                    'pass instance_counts / mapping_file')
         src = f"{'stats_file' if stats_file else 'ann_file'} " \
               f'{stats_file or ann_file}'
         return stats.instance_count.copy(), list(stats.names), src

@@ -11,7 +11,6 @@ mask (EQL's ``E(r)`` and ``T_lambda``).  :class:`WeightedSigmoidBCE` computes
 the sum and its gradient ``r_i * w_ij * (p_ij - y_ij)`` in one autograd node
 without building ``y`` or ``w`` as full ``[N, K]`` tensors.
 """
-import os
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -213,14 +212,9 @@ def load_class_frequency(owner: str,
             f'{owner} needs class frequencies: set loss_cls.ann_file (the '
             'training annotation json), loss_cls.stats_file (written by '
             'tools/misc/class_stats.py) or loss_cls.class_freq (a list)')
-    from mmlt.datasets.class_stats import get_class_stats
-    for key, path in (('stats_file', stats_file), ('ann_file', ann_file)):
-        if path and not os.path.isfile(os.fspath(path)):
-            raise FileNotFoundError(
-                f'{owner}: loss_cls.{key}={os.fspath(path)!r} does not exist; '
-                'point it at the training annotations (or class-stats file) '
-                'or pass loss_cls.class_freq')
-    stats = get_class_stats(ann_file=ann_file, stats_file=stats_file)
+    from mmlt.datasets.class_stats import get_class_stats_for
+    stats = get_class_stats_for(owner, 'loss_cls', ann_file, stats_file,
+                                'pass loss_cls.class_freq')
     if freq_type == 'instance_count':
         return stats.instance_count.astype(np.float64)
     return stats.image_frequency.astype(np.float64)
