@@ -161,6 +161,8 @@ def main(argv=None):
     import mmlt  # noqa: F401
     from mmdet.registry import DATASETS, MODELS
     from mmlt.models.roi_heads.ncm_bbox_head import ClassMeanAccumulator
+    from mmlt.utils.ckpt_surgery import (CheckpointSurgeryError,
+                                         load_checkpoint_file)
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -171,10 +173,11 @@ def main(argv=None):
     feature = ncm_config(cfg, args.feature)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
 
-    if not osp.isfile(args.checkpoint):
-        sys.exit(f'checkpoint {args.checkpoint} does not exist')
-    ckpt = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
-    state = ckpt.get('state_dict', ckpt)
+    try:
+        ckpt = load_checkpoint_file(args.checkpoint)
+    except (FileNotFoundError, CheckpointSurgeryError) as e:
+        sys.exit(str(e))
+    state = ckpt['state_dict']
     model = MODELS.build(cfg.model)
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing

@@ -36,6 +36,8 @@ from mmlt.models.layers.tau_norm import (GROUP_NAMES, classifier_weight_keys,
                                          row_norm_summary, select_rows,
                                          tau_normalize,
                                          tau_normalize_state_dict)
+from mmlt.utils.ckpt_surgery import (CheckpointSurgeryError,
+                                     load_checkpoint_file)
 
 
 def parse_args(argv=None):
@@ -62,14 +64,11 @@ def parse_args(argv=None):
 
 
 def load_checkpoint(path):
-    if not osp.isfile(path):
-        sys.exit(f'checkpoint {path} does not exist')
-    ckpt = torch.load(path, map_location='cpu', weights_only=False)
-    if isinstance(ckpt, dict) and 'state_dict' in ckpt:
-        return ckpt, ckpt['state_dict']
-    if isinstance(ckpt, dict):
-        return {'state_dict': ckpt}, ckpt
-    sys.exit(f'{path} is not a checkpoint (no state dict inside)')
+    try:
+        ckpt = load_checkpoint_file(path)
+    except (FileNotFoundError, CheckpointSurgeryError) as e:
+        sys.exit(str(e))
+    return ckpt, ckpt['state_dict']
 
 
 def train_ann_file_from_meta(ckpt) -> str:
