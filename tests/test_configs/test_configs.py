@@ -105,6 +105,7 @@ def test_config_builds(path, toy_lvis_root):
     'eql/mask-rcnn_r50_fpn_eql_1x_lvis-v1.py',
     'eqlv2/mask-rcnn_r50_fpn_eqlv2_1x_lvis-v1.py',
     'bags/mask-rcnn_r50_fpn_bags_1x_lvis-v1.py',
+    'loce/loce_mask-rcnn_r50_fpn_normed-mask_ms-2x_lvis-v1.py',
 ])
 def test_lvis_scale_mask_rcnn_forward(rel):
     from mmdet.structures import DetDataSample
@@ -146,3 +147,11 @@ def test_lvis_scale_mask_rcnn_forward(rel):
     total.backward()
     if 'eqlv2' in rel:
         assert (model.roi_head.bbox_head.loss_cls.pos_grad > 0).any()
+    if 'loce' in rel:  # the full LVIS bank: 16 jittered boxes per GT
+        bank = model.roi_head.memory_bank
+        assert bank.feats.shape == (1203, 80, 256, 7, 7)
+        assert bank.feats.dtype == torch.float16
+        assert bank.count[5] == 16 and bank.count[1202] == 16
+        m = model.roi_head.bbox_head.loss_cls.mean_score
+        assert m[5] != 0.01 and m[1203] == 0.01
+        bank.reset(free=True)
