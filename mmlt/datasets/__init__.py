@@ -12,3 +12,4 @@ __all__ = [
 ]
 from .subset import ClassSubsetDataset  # noqa: E402,F401
 from .class_aware import ClassAwareDataset  # noqa: E402,F401
+from .coco_json import CocoJsonClassesDataset  # noqa: E402,F401

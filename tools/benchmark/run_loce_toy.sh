@@ -3,8 +3,9 @@
 #   stage 1: Mask R-CNN with the normed mask head, softmax CE
 #            (configs/toy/loce/stage1.py), trained once (or STAGE1=ckpt);
 #   stage 2: from the stage-1 checkpoint, fc_cls/fc_reg/RPN/mask head
-#            trainable: EBL only, MFS only, EBL + MFS (configs/toy/loce/).
-#   tools/benchmark/run_loce_toy.sh [VARIANT ...]   (default: ebl mfs ebl_mfs)
+#            trainable: CE control (same schedule), EBL only, MFS only,
+#            EBL + MFS (configs/toy/loce/).
+#   tools/benchmark/run_loce_toy.sh [VARIANT ...]   (default: ce ebl mfs ebl_mfs)
 # NPROCS (default 2) processes per run; OUT (default work_dirs/toy_loce).
 # Runs that already have a checkpoint are only re-tested.
 set -euo pipefail
@@ -15,7 +16,7 @@ PY="${MMLT_VENV:-$ROOT/.venv}/bin/python"
 NPROCS="${NPROCS:-2}"
 OUT="${OUT:-work_dirs/toy_loce}"
 CFG_DIR=configs/toy/loce
-if [ $# -eq 0 ]; then set -- ebl mfs ebl_mfs; fi
+if [ $# -eq 0 ]; then set -- ce ebl mfs ebl_mfs; fi
 
 "$PY" tools/make_toy_lvis.py --out data/toy_lvis --no-progress
 mkdir -p "$OUT"

@@ -164,8 +164,11 @@ class MemoryBankInitHook(Hook):
             per_class = 5
         sel = balanced_image_selection(cls_offsets, images, per_class,
                                        self.seed + rank)
-        batch = int(self.batch_size or runner.train_dataloader.batch_size
-                    or 1)
+        loader = runner.train_dataloader
+        # with a batch_sampler (AspectRatioBatchSampler) the loader's own
+        # batch_size is None
+        batch = int(self.batch_size or loader.batch_size or getattr(
+            loader.batch_sampler, 'batch_size', None) or 1)
         # equal batch counts on every rank (m's update is a collective)
         n_batches = math.ceil(len(sel) / batch)
         if world > 1:

@@ -1,3 +1,4 @@
+from .grouped_ap import GroupedAPMetric, grouped_ap
 from .lvis_metric import LongTailLVISMetric
 
-__all__ = ['LongTailLVISMetric']
+__all__ = ['LongTailLVISMetric', 'GroupedAPMetric', 'grouped_ap']
