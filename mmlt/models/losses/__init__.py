@@ -9,3 +9,5 @@ from .group_softmax import GroupSoftmaxLoss  # noqa: E402
 __all__ += ['GroupSoftmaxLoss']
 from .equilibrium import EquilibriumLoss  # noqa: E402
 __all__ += ['EquilibriumLoss']
+from .efl import EqualizedFocalLoss, EqualizedQualityFocalLoss  # noqa: E402
+__all__ += ['EqualizedFocalLoss', 'EqualizedQualityFocalLoss']
