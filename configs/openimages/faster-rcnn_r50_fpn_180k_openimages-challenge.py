@@ -8,7 +8,7 @@
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
     '../_base_/datasets/openimages_challenge_coco.py',
-    'mmdet::_base_/default_runtime.py'
+    '../_base_/schedules/iter_180k.py', 'mmdet::_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['mmlt'], allow_failed_imports=False)
 
@@ -16,29 +16,6 @@ model = dict(
     roi_head=dict(bbox_head=dict(num_classes=500)),
     test_cfg=dict(rcnn=dict(score_thr=0.0001, max_per_img=300)))
 
-train_dataloader = dict(
-    batch_size=2, sampler=dict(type='InfiniteSampler', shuffle=True))
-
-train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=180000, val_interval=180000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001))
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-        end=500),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=180000,
-        by_epoch=False,
-        milestones=[120000, 160000],
-        gamma=0.1)
-]
 default_hooks = dict(
     checkpoint=dict(by_epoch=False, interval=20000, max_keep_ckpts=3))
 log_processor = dict(by_epoch=False)

@@ -5,7 +5,8 @@
 # Default: the CE baseline and the EQL-family configs. NPROCS (default 2)
 # processes per run; OUT (default work_dirs/toy_methods) holds the runs;
 # TRAIN_ARGS (e.g. "--cfg-options optim_wrapper.optimizer.lr=0.02") is
-# passed to every training run, so all methods share one schedule.
+# passed to every training run, so all methods share one schedule; EVAL
+# (default "bbox segm"; "bbox" for box-only detectors) the iou types.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -34,7 +35,7 @@ for cfg in "$@"; do
     echo "$name: trained in $(( $(date +%s) - t0 )) s" >&2
   fi
   ./tools/dist_test.sh "$cfg" "$(cat "$wd/last_checkpoint")" "$NPROCS" --work-dir "$wd" \
-    --eval bbox segm > "$wd.test.log" 2>&1 \
+    --eval ${EVAL:-bbox segm} > "$wd.test.log" 2>&1 \
     || { echo "testing $cfg failed, see $wd.test.log" >&2; exit 1; }
   dirs+=("$wd")
 done

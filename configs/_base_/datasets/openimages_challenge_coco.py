@@ -46,6 +46,9 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
+    batch_size=2,
+    # iteration-based schedules (the eqlv2 recipe's MaxIterationDataset)
+    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
