@@ -50,6 +50,14 @@ def _point_losses_at_data(node, toy_train_ann):
             else:
                 node['class_counts'] = rng.integers(
                     0, 1000, node['num_classes']).tolist()
+        if kind == 'DistributionBalancedLoss':
+            if 'toy_lvis' in str(node.get('ann_file', '')):
+                node['ann_file'] = toy_train_ann
+            elif 'freq_file' in node:  # COCO-MLT (80) / VOC-MLT (20)
+                num = 80 if 'coco' in node.pop('freq_file') else 20
+                node['class_freq'] = np.random.default_rng(0).integers(
+                    1, 1000, num).tolist()
+                node['num_images'] = 2000
         if node.get('type') == 'GroupSoftmaxLabelMapping' and \
                 'ann_file' in node:
             ann = node.pop('ann_file')
@@ -82,10 +90,13 @@ def test_config_builds(path, toy_lvis_root):
              if hasattr(m, 'num_classes') and not n.endswith('rpn_head')]
     assert len({h.num_classes for h in heads}) == 1
     ds = cfg.train_dataloader.dataset
-    assert DATASETS.get(ds.type) is not None
-    inner = ds.get('dataset', ds)
-    assert DATASETS.get(inner.type) is not None
-    if ds.type in ('RepeatFactorDataset', 'ClassAwareDataset'):
+    chain = [ds]  # wrappers, e.g. MultiImageMixDataset > RFS > LVIS
+    while isinstance(chain[-1].get('dataset'), dict):
+        chain.append(chain[-1].dataset)
+    for d in chain:
+        assert DATASETS.get(d.type) is not None
+    if any(d.type in ('RepeatFactorDataset', 'ClassAwareDataset')
+           for d in chain):
         # the per-epoch redraw needs the epoch hook
         assert any(h.type in ('RepeatFactorEpochHook', 'DatasetEpochHook')
                    for h in cfg.custom_hooks)

@@ -231,11 +231,33 @@ def _split_weight(owner: str, weight: Optional[Tensor], n: int, c: int,
                      f'{tuple(weight.shape)}')
 
 
+def _soft_entries(owner: str, target: Tensor) -> Tuple[Tensor, Tensor]:
+    """(rows, cols) of the non-zero entries of a soft [N, C] target with
+    values in [0, 1] and at most one non-zero per row -- mmdet's
+    ``YOLOXHead`` passes ``one_hot(label) * IoU`` of its positives."""
+    if not target.is_floating_point():
+        raise ValueError(f'{owner}: a soft [N, C] target must be floating '
+                         f'point, got {target.dtype}')
+    if not bool(((target >= 0) & (target <= 1)).all()):
+        raise ValueError(f'{owner}: soft [N, C] target values must lie in '
+                         '[0, 1]')
+    nonzero = target != 0
+    if bool((nonzero.sum(1) > 1).any()):
+        raise ValueError(
+            f'{owner}: a soft [N, C] target may have at most one non-zero '
+            'entry per row (one_hot(label) * quality, as YOLOXHead passes '
+            'it); multi-label soft targets are not supported')
+    return torch.nonzero(nonzero, as_tuple=True)
+
+
 def _targets(owner: str, target: Tensor, n: int,
              c: int) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
     """Target entries (rows, cols) and the mask of ignored rows (label <
     0) or None.  ``target``: labels [N] in [0, C] (C = background, as
-    mmdet's dense heads pass them) or a 0/1 one-hot [N, C]."""
+    mmdet's dense heads pass them), a 0/1 one-hot / multi-hot [N, C], or a
+    soft [N, C] with at most one non-zero in (0, 1] per row (YOLOXHead's
+    ``one_hot(label) * IoU``; non-zero = target entry, the value is
+    dropped)."""
     if target.dim() == 1 and target.shape[0] == n:
         if target.is_floating_point():
             raise ValueError(f'{owner}: label indices must be integers, got '
@@ -244,15 +266,32 @@ def _targets(owner: str, target: Tensor, n: int,
         rows = torch.nonzero((label >= 0) & (label < c)).squeeze(1)
         return rows, label[rows], label < 0
     if tuple(target.shape) == (n, c):
-        if not bool(((target == 0) | (target == 1)).all()):
-            raise ValueError(f'{owner}: a [N, C] target must be 0/1 '
-                             '(one-hot / multi-hot); soft targets are not '
-                             'supported')
-        rows, cols = torch.nonzero(target, as_tuple=True)
+        if bool(((target == 0) | (target == 1)).all()):
+            rows, cols = torch.nonzero(target, as_tuple=True)
+        else:
+            rows, cols = _soft_entries(owner, target)
         return rows, cols, None
     raise ValueError(f'{owner}: target must be labels of shape ({n},) or '
-                     f'one-hot of shape ({n}, {c}); got '
+                     f'a one-hot / soft target of shape ({n}, {c}); got '
                      f'{tuple(target.shape)}')
+
+
+def _soft_to_label_score(owner: str, target: Tensor, n: int,
+                         c: int) -> Tuple[Tensor, Tensor]:
+    """(labels [N] in [0, C], scores [N]) of a soft [N, C] target (at most
+    one non-zero per row): label = the column of the non-zero entry, score
+    = its value; all-zero rows are background (label C, score 0)."""
+    if tuple(target.shape) != (n, c):
+        raise ValueError(
+            f'{owner}: target must be a (labels, scores) tuple (as GFLHead '
+            f'passes it) or a soft target of shape ({n}, {c}) (as YOLOXHead '
+            f'passes it); got a tensor of shape {tuple(target.shape)}')
+    rows, cols = _soft_entries(owner, target)
+    label = torch.full((n, ), c, dtype=torch.long, device=target.device)
+    label[rows] = cols
+    score = torch.zeros(n, dtype=target.dtype, device=target.device)
+    score[rows] = target[rows, cols]
+    return label, score
 
 
 def _row_weights(r: Optional[Tensor], ignored: Optional[Tensor], n: int,
@@ -314,8 +353,11 @@ def equalized_focal_loss(pred: Tensor,
 
     Args:
         pred: [N, C] logits (any float dtype; computed in fp32 / fp64).
-        target: [N] labels in [0, C] (C = background; < 0 = ignored) or a
-            0/1 [N, C] one-hot.
+        target: [N] labels in [0, C] (C = background; < 0 = ignored), a
+            0/1 [N, C] one-hot / multi-hot, or a soft [N, C] target with
+            at most one non-zero in (0, 1] per row (YOLOXHead's
+            ``one_hot(label) * IoU``): non-zero entries are the target
+            entries of binary focal targets, the value is dropped.
         class_gamma: [C] focusing factors ``gamma_j`` (constants).
         weight: [N], [N, 1], [N, C] or [N * C] weights (0 = ignored).
         gamma: base focusing factor (weighting factor ``gamma_j / gamma``).
@@ -398,7 +440,11 @@ def equalized_quality_focal_loss(
     Args:
         pred: [N, C] logits.
         target: (labels [N] in [0, C], C = background, < 0 ignored;
-            quality scores [N]) as mmdet's ``GFLHead`` passes them.
+            quality scores [N]) as mmdet's ``GFLHead`` passes them, or a
+            soft [N, C] target with values in [0, 1] and at most one
+            non-zero per row (``YOLOXHead``'s ``one_hot(label) * IoU``):
+            label = the non-zero column, score = its value; all-zero rows
+            are background (ValueError for more than one non-zero).
         class_gamma: [C] focusing factors.
         weight: [N] or [N, 1] per-anchor weights.
         beta: base focusing factor (QFL's beta; weighting factor
@@ -407,13 +453,16 @@ def equalized_quality_focal_loss(
     """
     owner = 'EqualizedQualityFocalLoss'
     _check_reduction(reduction, avg_factor)
-    if not isinstance(target, (tuple, list)) or len(target) != 2:
-        raise ValueError(f'{owner}: target must be a (labels, scores) tuple '
-                         '(as GFLHead passes it); tensor targets are not '
-                         'supported')
-    label, score = target
     z, class_gamma, wf = _prepare(owner, pred, class_gamma, beta)
     n, c = z.shape
+    if isinstance(target, Tensor):
+        label, score = _soft_to_label_score(owner, target, n, c)
+    elif isinstance(target, (tuple, list)) and len(target) == 2:
+        label, score = target
+    else:
+        raise ValueError(f'{owner}: target must be a (labels, scores) tuple '
+                         '(as GFLHead passes it) or a soft [N, C] tensor (as '
+                         'YOLOXHead passes it)')
     if label.dim() != 1 or score.shape != label.shape:
         raise ValueError(f'{owner}: labels and scores must both have shape '
                          f'({n},); got {tuple(label.shape)} and '
@@ -610,6 +659,27 @@ class EqualizedFocalLoss(_EqualizedBase):
     are all-reduced in the forward (the same calls on every rank), not in
     a backward hook.
 
+    **mmdet's YOLOXHead** (``reduction='sum'``, as its CrossEntropyLoss)
+    calls ``loss_cls(cls_preds[pos_masks], one_hot(label) * IoU)``: the
+    positives only (background is its objectness loss's job), with a soft
+    [N_pos, C] target.  EFL takes its non-zero entries as the target
+    entries of binary focal targets and drops the IoU value (use
+    :class:`EqualizedQualityFocalLoss` for the quality-aware loss); a
+    positive whose IoU target is exactly 0 becomes an all-negative row, as
+    under mmdet's BCE.  The statistics are those of the returned sum;
+    YOLOXHead then divides it by ``num_total_samples`` (the positives
+    averaged over ranks), which the loss cannot see.  That factor is the
+    same for every entry of the step on every rank, so each step's
+    per-class ``pos / neg`` ratio is unaffected; ``g`` however is a ratio
+    of sums accumulated over steps, which are therefore weighted by their
+    raw gradient mass instead of mass / ``num_total_samples`` -- a
+    reweighting of steps (exact if ``num_total_samples`` were constant),
+    not of classes.  YOLOXHead skips ``loss_cls`` on a rank whose batch has
+    no positive; the statistics' all-reduce then waits for that rank
+    (with SimOTA every ground-truth box gets a positive, and YOLOX's
+    pipeline drops images without boxes, so this needs a batch without
+    boxes).
+
     Args:
         num_classes (int): C, must equal the head's ``num_classes``.
         use_sigmoid (bool): must be True (config compatibility).
@@ -651,8 +721,8 @@ class EqualizedFocalLoss(_EqualizedBase):
                 avg_factor: Optional[Union[Number, Tensor]] = None,
                 reduction_override: Optional[str] = None) -> Tensor:
         """mmdet's dense-head call: ``pred`` [N, C] logits, ``target`` [N]
-        labels in [0, C] (C = background) or 0/1 [N, C], ``weight`` [N] or
-        [N, C]."""
+        labels in [0, C] (C = background), 0/1 [N, C] or YOLOXHead's soft
+        [N, C] (IoU value dropped), ``weight`` [N] or [N, C]."""
         out = equalized_focal_loss(
             pred,
             target,
@@ -698,6 +768,13 @@ class EqualizedQualityFocalLoss(_EqualizedBase):
     the EQFL loss itself; the positive part is the label entry of each
     foreground anchor (whatever its IoU target).
 
+    In mmdet's ``YOLOXHead`` (``reduction='sum'``) the target is the soft
+    ``one_hot(label) * IoU`` of the positives, converted to (label, IoU);
+    a row whose IoU is exactly 0 is background (same loss -- the positive
+    term with ``q = 0`` equals the negative one -- but its gradient counts
+    as negative).  Scale of the statistics under YOLOX's later division
+    by ``num_total_samples``: see :class:`EqualizedFocalLoss`.
+
     Args:
         num_classes (int): C, must equal the head's ``num_classes``.
         use_sigmoid (bool): must be True.
@@ -727,12 +804,14 @@ class EqualizedQualityFocalLoss(_EqualizedBase):
 
     def forward(self,
                 pred: Tensor,
-                target: Tuple[Tensor, Tensor],
+                target: Union[Tuple[Tensor, Tensor], Tensor],
                 weight: Optional[Tensor] = None,
                 avg_factor: Optional[Union[Number, Tensor]] = None,
                 reduction_override: Optional[str] = None) -> Tensor:
         """mmdet's ``GFLHead`` call: ``pred`` [N, C] logits, ``target`` =
-        (labels [N] in [0, C], IoU scores [N]), ``weight`` [N]."""
+        (labels [N] in [0, C], IoU scores [N]), ``weight`` [N]; or
+        ``YOLOXHead``'s: ``target`` = soft [N, C] ``one_hot(label) * IoU``
+        (converted to (labels, scores))."""
         out = equalized_quality_focal_loss(
             pred,
             target,

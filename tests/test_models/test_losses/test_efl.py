@@ -146,8 +146,13 @@ def test_efl_one_hot_target_matches_label_target():
     # and mmdet's FocalLoss accepts the same one-hot target at g = 1
     out = EqualizedFocalLoss(num_classes=c).eval()(z, y, w, avg_factor=3.)
     torch.testing.assert_close(out, FocalLoss()(z, y, w, avg_factor=3.))
-    with pytest.raises(ValueError, match='soft targets'):
-        efl(z, y * 0.5, w)
+    # a soft target (YOLOXHead's one_hot * IoU) counts as binary
+    torch.testing.assert_close(efl(z, y * 0.5, w, avg_factor=3.), a,
+                               rtol=0, atol=0)
+    y2 = y.clone()
+    y2[:, 0] = 0.5  # rows with a label now have two non-zeros
+    with pytest.raises(ValueError, match='at most one non-zero'):
+        efl(z, y2, w)
 
 
 # --------------------------------------------------- EFL: other g by hand
@@ -528,7 +533,7 @@ def test_errors():
         EqualizedFocalLoss(num_classes=4, alpha=1.5)
     eqfl = EqualizedQualityFocalLoss(num_classes=4)
     with pytest.raises(ValueError, match='labels, scores'):
-        eqfl(torch.zeros(2, 4), torch.zeros(2, 4))
+        eqfl(torch.zeros(2, 4), torch.zeros(2, 3))  # soft: [N, C] only
     with pytest.raises(ValueError, match='bbox_head.loss_cls.num_classes'):
         eqfl(torch.zeros(2, 3), (torch.tensor([0, 4]), torch.zeros(2)))
     with pytest.raises(ValueError, match='weight must have shape'):
