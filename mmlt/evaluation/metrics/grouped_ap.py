@@ -38,7 +38,6 @@ import logging
 import math
 import os
 import os.path as osp
-import tempfile
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from typing import (Any, Dict, Hashable, List, Mapping, Optional, Sequence,
@@ -54,7 +53,7 @@ from mmengine.logging import print_log
 
 from mmlt.datasets.class_stats import (AnnotationError, ClassStats,
                                        get_class_stats, load_annotation_json)
-from .lvis_metric import format_table
+from .lvis_metric import compute_with_outfile, format_table
 
 __all__ = [
     'APGroup', 'GroupedAP', 'grouped_ap', 'parse_iou_thrs', 'iou_label',
@@ -915,17 +914,7 @@ class GroupedAPMetric(CocoMetric):
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Grouped AP of the collected predictions (main process)."""
-        tmp_dir = None
-        if self.outfile_prefix is None:
-            tmp_dir = tempfile.TemporaryDirectory()
-            outfile_prefix = osp.join(tmp_dir.name, 'results')
-        else:
-            outfile_prefix = self.outfile_prefix
-        try:
-            return self._compute(results, outfile_prefix)
-        finally:
-            if tmp_dir is not None:
-                tmp_dir.cleanup()
+        return compute_with_outfile(self, results)
 
     def _compute(self, results: list, outfile_prefix: str) -> dict:
         gts, preds = zip(*results) if results else ((), ())

@@ -49,6 +49,16 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(union, np.finfo(np.float64).eps)
 
 
+def compute_with_outfile(metric, results: list) -> Dict[str, float]:
+    """``metric._compute(results, outfile_prefix)`` with the metric's
+    ``outfile_prefix``, or a temporary one removed afterwards (mmdet's
+    COCO/LVIS metrics write result jsons before evaluating them)."""
+    if metric.outfile_prefix is not None:
+        return metric._compute(results, metric.outfile_prefix)
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        return metric._compute(results, osp.join(tmp_dir, 'results'))
+
+
 @METRICS.register_module()
 class LongTailLVISMetric(LVISMetric):
     """LVIS evaluation as reported by long-tail papers (BAGS, EQL, ...).
@@ -175,17 +185,7 @@ class LongTailLVISMetric(LVISMetric):
     # ------------------------------------------------------------------ #
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Evaluate the collected ``(gt, pred)`` pairs (rank 0 only)."""
-        tmp_dir = None
-        if self.outfile_prefix is None:
-            tmp_dir = tempfile.TemporaryDirectory()
-            outfile_prefix = osp.join(tmp_dir.name, 'results')
-        else:
-            outfile_prefix = self.outfile_prefix
-        try:
-            return self._compute(results, outfile_prefix)
-        finally:
-            if tmp_dir is not None:
-                tmp_dir.cleanup()
+        return compute_with_outfile(self, results)
 
     def _compute(self, results: list, outfile_prefix: str) -> dict:
         logger: MMLogger = MMLogger.get_current_instance()
