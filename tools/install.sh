@@ -85,7 +85,9 @@ if ! have_mmcv; then
   fi
 fi
 
-"${PIP[@]}" install -q -r "$ROOT/requirements.txt" pytest
+# test-only dependencies (setup.py extras "tests"): pytest; scikit-learn is
+# the reference of the multi-label AP/F1 tests
+"${PIP[@]}" install -q -r "$ROOT/requirements.txt" pytest scikit-learn
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT"
 check_imports || { log "imports failed after install:"; "$PY" -c "import mmcv.ops, mmdet, lvis, mmlt"; exit 1; }
 echo "$STAMP" > "$STAMP_FILE"

@@ -13,3 +13,6 @@ __all__ = [
 from .subset import ClassSubsetDataset  # noqa: E402,F401
 from .class_aware import ClassAwareDataset  # noqa: E402,F401
 from .coco_json import CocoJsonClassesDataset  # noqa: E402,F401
+from .multilabel import (MultiLabelCocoDataset, MultiLabelDataset,  # noqa: E402,F401
+                         MultiLabelVOCDataset)
+from . import transforms  # noqa: E402,F401

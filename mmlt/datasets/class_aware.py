@@ -11,6 +11,9 @@ is drawn by
 
 So every window of K consecutive samples (K = #classes with images) holds
 each class once, and a class's images all appear before any repeats.
+With ``samples_per_class = s > 1`` (the Distribution-Balanced loss repo's
+``ClassAwareSampler(num_samples_cls=3)``) each drawn class yields its next
+s images in a row, so a window of s * K samples holds each class s times.
 
 Randomness: the class stream uses ``np.random.default_rng([seed, epoch,
 0])``, the image stream of class c ``default_rng([seed, epoch, c + 1])``;
@@ -93,13 +96,15 @@ def class_aware_indices(cls_offsets: np.ndarray,
                         num_samples: int,
                         seed: int = 0,
                         epoch: int = 0,
-                        return_classes: bool = False):
+                        return_classes: bool = False,
+                        samples_per_class: int = 1):
     """The ``num_samples`` image indices of one class-aware epoch (and, with
     ``return_classes``, the class each sample was drawn for).
 
     Vectorised: one batch of permutations for the class stream and one per
     sampled class, O(num_samples + nnz) work with C + 1 numpy calls.
-    Output equals :func:`class_aware_indices_naive`.
+    Output equals :func:`class_aware_indices_naive`. ``samples_per_class``
+    images are taken in a row for each class drawn (1: one per draw).
     """
     sizes = np.diff(cls_offsets)
     classes = np.flatnonzero(sizes)
@@ -108,13 +113,20 @@ def class_aware_indices(cls_offsets: np.ndarray,
         raise ValueError('class-aware sampling needs at least one class '
                          'with an image; the dataset has no labels')
     num_samples = int(num_samples)
+    s = int(samples_per_class)
+    if s < 1:
+        raise ValueError(f'samples_per_class must be >= 1, got {s}')
     if num_samples <= 0:
         empty = np.zeros(0, dtype=np.int64)
         return (empty, empty.copy()) if return_classes else empty
-    # 1. class stream: ceil(num_samples / K) permutations back to back
+    # 1. class stream: ceil(draws / K) permutations back to back, each
+    #    drawn class repeated s times
     rng = np.random.default_rng([seed, epoch, 0])
-    cycles = -(-num_samples // k)
-    seq = classes[_permutations(rng, k, cycles).ravel()[:num_samples]]
+    num_draws = -(-num_samples // s)
+    cycles = -(-num_draws // k)
+    seq = classes[_permutations(rng, k, cycles).ravel()[:num_draws]]
+    if s > 1:
+        seq = np.repeat(seq, s)[:num_samples]
     # 2. image streams: class c is drawn m_c times -> ceil(m_c / n_c)
     #    permutations of its images, in the order the stream consumes them
     draws = np.bincount(seq, minlength=len(sizes))
@@ -137,7 +149,8 @@ def class_aware_indices_naive(per_image_labels: Sequence[Sequence[int]],
                               num_classes: int,
                               num_samples: int,
                               seed: int = 0,
-                              epoch: int = 0) -> List[int]:
+                              epoch: int = 0,
+                              samples_per_class: int = 1) -> List[int]:
     """Sample-by-sample Python reference of :func:`class_aware_indices`
     (the structure of the EQLv2 repo's ``CASDataset``: a class iterator and
     one iterator per class, re-shuffled when exhausted). For tests and
@@ -152,11 +165,14 @@ def class_aware_indices_naive(per_image_labels: Sequence[Sequence[int]],
     cls_queue: List[int] = []
     img_queue = {c: [] for c in classes}
     out = []
+    c, left = None, 0
     for _ in range(num_samples):
-        if not cls_queue:
-            perm = cls_rng.random(len(classes)).argsort(kind='stable')
-            cls_queue = [classes[j] for j in perm][::-1]  # pop() from end
-        c = cls_queue.pop()
+        if left == 0:
+            if not cls_queue:
+                perm = cls_rng.random(len(classes)).argsort(kind='stable')
+                cls_queue = [classes[j] for j in perm][::-1]  # pop() from end
+            c, left = cls_queue.pop(), samples_per_class
+        left -= 1
         if not img_queue[c]:
             if c not in img_rng:
                 img_rng[c] = np.random.default_rng([seed, epoch, c + 1])
@@ -186,13 +202,20 @@ class ClassAwareDataset(EpochIndexedDataset):
             draws 75000 * 16 for its single "epoch".
         seed (int): seed of the class and image permutations.
         lazy_init (bool): defer reading the labels to first use.
+        samples_per_class (int): images taken in a row per drawn class
+            (the DB repo's ``num_samples_cls``, 3 there).
+        reduce (float, optional): with ``num_samples=None``, draw
+            ``int(max_c n_c * C / reduce)`` samples per epoch (n_c = #images
+            of class c; the DB repo's ``ClassAwareSampler(reduce=4)``).
     """
 
     def __init__(self,
                  dataset: Union[BaseDataset, dict],
                  num_samples: Optional[int] = None,
                  seed: int = 0,
-                 lazy_init: bool = False) -> None:
+                 lazy_init: bool = False,
+                 samples_per_class: int = 1,
+                 reduce: Optional[float] = None) -> None:
         super().__init__(dataset)
         if num_samples is not None and (
                 isinstance(num_samples, bool)
@@ -202,6 +225,16 @@ class ClassAwareDataset(EpochIndexedDataset):
                 'ClassAwareDataset: `num_samples` must be a positive int '
                 f'(samples per epoch) or None, got {num_samples!r}')
         self.num_samples = None if num_samples is None else int(num_samples)
+        if isinstance(samples_per_class, bool) or not isinstance(
+                samples_per_class, (int, np.integer)) or samples_per_class < 1:
+            raise ValueError(
+                'ClassAwareDataset: `samples_per_class` must be an int >= 1, '
+                f'got {samples_per_class!r}')
+        if reduce is not None and not reduce > 0:
+            raise ValueError('ClassAwareDataset: `reduce` must be > 0, got '
+                             f'{reduce!r}')
+        self.samples_per_class = int(samples_per_class)
+        self.reduce = reduce
         self.seed = int(seed)
         if not lazy_init:
             self.full_init()
@@ -220,8 +253,13 @@ class ClassAwareDataset(EpochIndexedDataset):
             raise ValueError(
                 f'ClassAwareDataset: the wrapped {type(self.dataset).__name__}'
                 ' has no image with a label; check its ann_file/filter_cfg')
-        self._length = self.num_samples if self.num_samples is not None \
-            else len(self.dataset)
+        if self.num_samples is not None:
+            self._length = self.num_samples
+        elif self.reduce is not None:
+            self._length = max(
+                1, int(int(sizes.max()) * num_classes / self.reduce))
+        else:
+            self._length = len(self.dataset)
         self._fully_initialized = True
         empty = int((sizes == 0).sum())
         print_log(
@@ -237,5 +275,10 @@ class ClassAwareDataset(EpochIndexedDataset):
         """
         self.full_init()
         epoch = self.epoch if epoch is None else int(epoch)
-        return class_aware_indices(self.cls_offsets, self.cls_images,
-                                   self._length, self.seed, epoch)
+        return class_aware_indices(
+            self.cls_offsets,
+            self.cls_images,
+            self._length,
+            self.seed,
+            epoch,
+            samples_per_class=self.samples_per_class)

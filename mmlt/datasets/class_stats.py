@@ -622,3 +622,300 @@ def get_class_stats_for(owner: str,
                 'class-stats file)' +
                 (f', or {alternatives}' if alternatives else ''))
     return get_class_stats(ann_file=ann_file, stats_file=stats_file)
+
+
+# ------------------------------------------------ multi-label statistics
+# Distribution-Balanced loss (Wu et al., ECCV 2020): image-level labels, the
+# class split by #training images (head >= 100, medium 20-99, tail < 20),
+# the co-occurrence matrix and the original's ``class_freq.pkl`` fields
+# (class_freq, neg_class_freq, condition_prob).  Counts are ClassStats
+# image counts: ``class_freq = image_count``, ``neg_class_freq =
+# num_images - image_count``.
+
+#: multi-label split names and lower bounds (#training images).
+SPLITS = ('head', 'medium', 'tail')
+HEAD_MIN = 100
+MEDIUM_MIN = 20
+
+
+def multilabel_split(image_count: np.ndarray,
+                     head_min: int = HEAD_MIN,
+                     medium_min: int = MEDIUM_MIN) -> np.ndarray:
+    """'head' (>= head_min), 'medium' ([medium_min, head_min)) or 'tail'
+    (< medium_min) per class, '<U6'[C], from training image counts."""
+    image_count = np.asarray(image_count).reshape(-1)
+    if not 0 < medium_min <= head_min:
+        raise ValueError(f'need 0 < medium_min <= head_min, got '
+                         f'{medium_min}, {head_min}')
+    split = np.full(len(image_count), 'tail', dtype='<U6')
+    split[image_count >= medium_min] = 'medium'
+    split[image_count >= head_min] = 'head'
+    return split
+
+
+def split_indices(split: Sequence[str]) -> Dict[str, np.ndarray]:
+    """Label indices of each split: {'head': int64[..], 'medium': .., ...}."""
+    split = np.asarray(split)
+    return {s: np.flatnonzero(split == s) for s in SPLITS}
+
+
+def cooccurrence_prob(img_offsets: np.ndarray, labels: np.ndarray,
+                      num_classes: int) -> np.ndarray:
+    """``P[i, j]`` = P(j | i) = #images with i and j / #images with i.
+
+    float64[C, C] from per-image labels in CSR form (duplicates ignored);
+    ``P[i, i] = 1`` for present classes, rows of absent classes are 0.
+    """
+    offsets = np.asarray(img_offsets, dtype=np.int64).reshape(-1)
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    n = len(offsets) - 1
+    img = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+    key = unique_sorted(img * num_classes + labels) if len(labels) else \
+        np.zeros(0, np.int64)
+    img, lab = np.divmod(key, num_classes)
+    # all ordered label pairs (a, b) within each image: k_i^2 per image
+    k = np.bincount(img, minlength=n).astype(np.int64)
+    start = np.zeros(n, dtype=np.int64)
+    np.cumsum(k[:-1], out=start[1:])
+    sq = k * k
+    pair_img = np.repeat(np.arange(n, dtype=np.int64), sq)
+    pair_start = np.zeros(n, dtype=np.int64)
+    np.cumsum(sq[:-1], out=pair_start[1:])
+    p = np.arange(int(sq.sum()), dtype=np.int64) - pair_start[pair_img]
+    a = lab[start[pair_img] + p // k[pair_img]]
+    b = lab[start[pair_img] + p % k[pair_img]]
+    both = np.bincount(a * num_classes + b,
+                       minlength=num_classes * num_classes).reshape(
+                           num_classes, num_classes).astype(np.float64)
+    count = np.diag(both).copy()
+    prob = np.zeros_like(both)
+    seen = count > 0
+    prob[seen] = both[seen] / count[seen, None]
+    return prob
+
+
+def multilabel_freq_info(img_offsets: np.ndarray, labels: np.ndarray,
+                         num_classes: int) -> Dict[str, np.ndarray]:
+    """The original's ``class_freq.pkl`` fields from per-image labels:
+    ``class_freq`` (#images with c), ``neg_class_freq`` (N - class_freq)
+    and ``condition_prob`` (:func:`cooccurrence_prob`)."""
+    stats = ClassStats.from_image_labels(img_offsets, labels, num_classes)
+    return dict(
+        class_freq=stats.image_count,
+        neg_class_freq=stats.num_images - stats.image_count,
+        condition_prob=cooccurrence_prob(img_offsets, labels, num_classes))
+
+
+def read_img_id_file(path: str) -> list:
+    """Image ids of a long-tailed subset, one per line (the original's
+    ``img_id.pkl``/``img_id.txt`` are such text files).  Ids made of
+    digits become ints (COCO), others stay strings (VOC)."""
+    path = os.fspath(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'image-id file {path} does not exist; write one with '
+            'tools/create_longtail_dataset.py')
+    try:
+        with open(path, encoding='utf-8') as f:
+            ids = [line.strip() for line in f if line.strip()]
+    except UnicodeDecodeError as e:
+        raise AnnotationError(
+            f'{path} is not a text file of image ids ({e}); it must hold '
+            'one image id per line (tools/create_longtail_dataset.py writes '
+            'one)') from e
+    if not ids:
+        raise AnnotationError(f'image-id file {path} is empty')
+    if all(i.isdigit() for i in ids):
+        return [int(i) for i in ids]
+    return ids
+
+
+def multilabel_csr_from_json(data: dict,
+                             src: str,
+                             img_ids: Optional[Sequence[int]] = None,
+                             drop_empty: bool = True) -> dict:
+    """Per-image (image-level) labels of a COCO/LVIS-format annotation dict.
+
+    The file is validated like :meth:`ClassStats.from_lvis_json` (errors
+    name ``src`` and the field).  Images are those of ``img_ids`` in that
+    order (every id must be in the file), else the file's order; with
+    ``drop_empty`` images without any annotation are left out.
+
+    Returns:
+        dict: ``image_index`` int64[N] (positions in ``data['images']``),
+        ``img_ids`` int64[N], ``offsets`` int64[N+1] and ``labels``
+        int64[nnz] (ascending unique labels per image), ``cat_ids``,
+        ``names``, ``instance_count`` int64[C] (boxes on the kept images).
+    """
+    _stats_from_lvis_dict(data, src, strict=False)  # validation only
+    cats = sorted(data['categories'], key=lambda c: c['id'])
+    cat_ids = np.array([c['id'] for c in cats], dtype=np.int64)
+    names = tuple(str(c['name']) for c in cats)
+    num_classes = len(cat_ids)
+    all_img = _field_array(data['images'], 'id', 'image', src, 'images')
+    anns = data['annotations']
+    ann_cat = _field_array(anns, 'category_id', 'annotation', src,
+                           'annotations')
+    ann_img = _field_array(anns, 'image_id', 'annotation', src,
+                           'annotations')
+    if img_ids is None:
+        image_index = np.arange(len(all_img), dtype=np.int64)
+    else:
+        want = np.asarray(list(img_ids))
+        if want.dtype.kind not in 'iu':
+            raise AnnotationError(
+                f'image ids for {src} must be integers (COCO/LVIS ids), got '
+                f'e.g. {want[:3].tolist()}')
+        order = np.argsort(all_img, kind='stable')
+        pos, ok = _lookup(all_img[order], want.astype(np.int64))
+        if not ok.all():
+            miss = want[~ok]
+            raise AnnotationError(
+                f'{len(miss)} of {len(want)} listed image ids are not in '
+                f"{src}'s 'images' (e.g. {miss[:5].tolist()}); is the id "
+                'list made for this annotation file (train vs val)?')
+        image_index = order[pos]
+        if len(unique_sorted(image_index)) != len(image_index):
+            raise AnnotationError(
+                f'the image-id list for {src} repeats ids; list each image '
+                'once')
+    # row of each kept image; -1 for the others
+    row = np.full(len(all_img), -1, dtype=np.int64)
+    row[image_index] = np.arange(len(image_index))
+    img_sorted = np.argsort(all_img, kind='stable')
+    pos, _ = _lookup(all_img[img_sorted], ann_img)
+    ann_row = row[img_sorted[pos]]
+    lab, _ = _lookup(cat_ids, ann_cat)
+    keep = ann_row >= 0
+    ann_row, lab = ann_row[keep], lab[keep]
+    instance_count = np.bincount(lab, minlength=num_classes).astype(np.int64)
+    n = len(image_index)
+    key = unique_sorted(ann_row * num_classes + lab) if len(lab) else \
+        np.zeros(0, np.int64)
+    r, labels = np.divmod(key, num_classes)
+    counts = np.bincount(r, minlength=n)
+    if drop_empty and (counts == 0).any():
+        nonempty = counts > 0
+        image_index = image_index[nonempty]
+        new_row = np.cumsum(nonempty) - 1
+        r = new_row[r]
+        counts = counts[nonempty]
+        n = len(image_index)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return dict(
+        image_index=image_index,
+        img_ids=all_img[image_index],
+        offsets=offsets,
+        labels=labels.astype(np.int64),
+        cat_ids=cat_ids,
+        names=names,
+        instance_count=instance_count)
+
+
+_ML_MEMO: Dict[tuple, ClassStats] = {}
+
+
+def class_stats_from_freq(d: Any, source: str = '<dict>') -> ClassStats:
+    """ClassStats from the original's ``class_freq.pkl`` content (or the
+    ``class_freq.json`` of tools/create_longtail_dataset.py): a dict with
+    ``class_freq`` and ``neg_class_freq`` (N = class_freq[0] +
+    neg_class_freq[0]); optional ``cat_ids``/``names``."""
+    if not isinstance(d, dict) or 'class_freq' not in d or \
+            'neg_class_freq' not in d:
+        raise AnnotationError(
+            f"{source} is not a class-frequency file: it needs the keys "
+            "'class_freq' and 'neg_class_freq' (the original's "
+            'class_freq.pkl, or class_freq.json written by '
+            'tools/create_longtail_dataset.py)')
+    pos = np.asarray(d['class_freq'], dtype=np.int64).reshape(-1)
+    neg = np.asarray(d['neg_class_freq'], dtype=np.int64).reshape(-1)
+    if len(pos) != len(neg) or not len(pos):
+        raise AnnotationError(
+            f'{source}: class_freq ({len(pos)}) and neg_class_freq '
+            f'({len(neg)}) must be non-empty and of equal length')
+    total = pos + neg
+    if (total != total[0]).any() or (pos < 0).any() or (neg < 0).any():
+        raise AnnotationError(
+            f'{source}: class_freq + neg_class_freq must be the same '
+            'number of images for every class and both >= 0')
+    num = len(pos)
+    cat_ids = d.get('cat_ids', np.arange(num))
+    names = d.get('names', [str(i) for i in range(num)])
+    return ClassStats(cat_ids, names, pos, pos, int(total[0]),
+                      lvis_groups_from_counts(pos), source)
+
+
+def get_multilabel_stats(ann_file: Optional[str] = None,
+                         img_id_file: Optional[str] = None,
+                         stats_file: Optional[str] = None,
+                         freq_file: Optional[str] = None,
+                         drop_empty: bool = True,
+                         cache: bool = True) -> ClassStats:
+    """Image-level class statistics of a multi-label training set.
+
+    By precedence: ``freq_file`` (the original's ``class_freq.pkl`` or the
+    ``class_freq.json`` of tools/create_longtail_dataset.py), ``stats_file``
+    (a :class:`ClassStats` json), or ``ann_file`` (COCO/LVIS json)
+    restricted to the ids of ``img_id_file`` (one per line) and, with
+    ``drop_empty``, to images with at least one label (what
+    ``MultiLabelCocoDataset`` trains on). ``num_images`` is the number of
+    training images N, ``image_count`` the per-class positives; memoised
+    in-process and on disk like :func:`get_class_stats`.
+    """
+    if freq_file:
+        freq_file = os.fspath(freq_file)
+        if not osp.isfile(freq_file):
+            raise FileNotFoundError(
+                f'freq_file {freq_file} does not exist; write it with '
+                'tools/create_longtail_dataset.py')
+        from mmengine.fileio import load
+        try:
+            d = load(freq_file)
+        except Exception as e:  # json/pickle errors of many kinds
+            raise AnnotationError(
+                f'could not read class-frequency file {freq_file}: {e}') \
+                from e
+        return class_stats_from_freq(d, freq_file)
+    if stats_file or not img_id_file and not drop_empty:
+        return get_class_stats(ann_file, stats_file, strict=False,
+                               cache=cache)
+    if not ann_file:
+        raise ValueError('get_multilabel_stats needs ann_file, stats_file '
+                         'or freq_file')
+    ann_file = os.fspath(ann_file)
+    if not osp.isfile(ann_file):
+        raise FileNotFoundError(
+            f'annotation file {ann_file} does not exist; check ann_file/'
+            'data_root or generate the toy data with tools/make_toy_lvis.py')
+    key = ('multilabel', ) + _file_key(ann_file) + (
+        _file_key(img_id_file) if img_id_file else None, bool(drop_empty))
+    if cache:
+        if key in _ML_MEMO:
+            return _ML_MEMO[key].copy()
+        stats = _disk_get(key)
+        if stats is not None:
+            stats.source = ann_file
+            _ML_MEMO[key] = stats.copy()
+            return stats
+    img_ids = read_img_id_file(img_id_file) if img_id_file else None
+    info = multilabel_csr_from_json(
+        load_annotation_json(ann_file), ann_file, img_ids, drop_empty)
+    base = ClassStats.from_image_labels(
+        info['offsets'], info['labels'], len(info['cat_ids']),
+        cat_ids=info['cat_ids'], names=info['names'], source=ann_file)
+    stats = ClassStats(base.cat_ids, base.names, base.image_count,
+                       info['instance_count'], base.num_images, base.groups,
+                       ann_file)
+    if cache:
+        _ML_MEMO[key] = stats.copy()
+        _disk_put(key, stats)
+    return stats
+
+
+__all__ += [
+    'SPLITS', 'HEAD_MIN', 'MEDIUM_MIN', 'multilabel_split', 'split_indices',
+    'cooccurrence_prob', 'multilabel_freq_info', 'read_img_id_file',
+    'multilabel_csr_from_json', 'class_stats_from_freq',
+    'get_multilabel_stats'
+]

@@ -211,3 +211,24 @@ def test_epoch_hook_sets_epoch_and_warns_on_shuffle():
 def test_hook_alias_registered():
     from mmdet.registry import HOOKS
     assert HOOKS.get('DatasetEpochHook') is RepeatFactorEpochHook
+
+
+@pytest.mark.parametrize('per_class', [2, 3])
+def test_samples_per_class_matches_reference(per_class):
+    """The DB repo's ClassAwareSampler(num_samples_cls=3): each drawn class
+    yields its next images in a row; vectorised == sample-by-sample."""
+    cls_offsets, images = class_image_csr(*csr(PER_IMAGE), num_classes=3)
+    for n in (1, 7, 20, 31):
+        fast, classes = class_aware_indices(
+            cls_offsets, images, n, seed=2, epoch=1, return_classes=True,
+            samples_per_class=per_class)
+        assert fast.tolist() == class_aware_indices_naive(
+            PER_IMAGE, 3, n, seed=2, epoch=1, samples_per_class=per_class)
+        runs = classes[:n - n % per_class].reshape(-1, per_class)
+        assert (runs == runs[:, :1]).all()
+        for i, c in zip(fast, classes):
+            assert i in CLASS_IMAGES[c]
+    with pytest.raises(ValueError, match='samples_per_class'):
+        ClassAwareDataset(ListDataset(), samples_per_class=0)
+    # reduce: int(max_c n_c * C / reduce) = int(3 * 3 / 2)
+    assert len(ClassAwareDataset(CSRDataset(), reduce=2)) == 4

@@ -11,3 +11,5 @@ from .equilibrium import EquilibriumLoss  # noqa: E402
 __all__ += ['EquilibriumLoss']
 from .efl import EqualizedFocalLoss, EqualizedQualityFocalLoss  # noqa: E402
 __all__ += ['EqualizedFocalLoss', 'EqualizedQualityFocalLoss']
+from .db_loss import DistributionBalancedLoss  # noqa: E402
+__all__ += ['DistributionBalancedLoss']

@@ -1,0 +1,12 @@
+# COCO-MLT, ResNet-50 + PFC, 224 x 224, batch 32, lr 0.02, 8 epochs:
+# plain BCE, uniform sampling (the paper's ERM baseline).
+_base_ = [
+    '../_base_/datasets/coco_mlt.py', '../_base_/db/resnet50_pfc_8e.py'
+]
+model = dict(
+    num_classes=80,
+    loss_cls=dict(
+        type='DistributionBalancedLoss',
+        reweight_func=None,
+        focal=dict(focal=False),
+        logit_reg=dict()))

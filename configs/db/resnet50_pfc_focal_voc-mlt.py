@@ -1,0 +1,12 @@
+# VOC-MLT, ResNet-50 + PFC, 224 x 224, batch 32, lr 0.02, 8 epochs:
+# sigmoid focal loss (gamma 2, balance 2), uniform sampling.
+_base_ = [
+    '../_base_/datasets/voc_mlt.py', '../_base_/db/resnet50_pfc_8e.py'
+]
+model = dict(
+    num_classes=20,
+    loss_cls=dict(
+        type='DistributionBalancedLoss',
+        reweight_func=None,
+        focal=dict(focal=True, balance_param=2.0, gamma=2),
+        logit_reg=dict()))

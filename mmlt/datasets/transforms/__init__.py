@@ -1,0 +1,3 @@
+from .multilabel import PackMultiLabelInputs, RandomRatioCrop
+
+__all__ = ['PackMultiLabelInputs', 'RandomRatioCrop']

@@ -1,0 +1,3 @@
+from .multilabel import MultiLabelClassifier
+
+__all__ = ['MultiLabelClassifier']

@@ -1,0 +1,3 @@
+from .pfc import PFC
+
+__all__ = ['PFC']
