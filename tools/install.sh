@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up (or check) the mmlt virtualenv: torch CPU, mmcv 2.1.0 with compiled
-# ops, mmdet 3.3.0, mmengine, lvis, and mmlt itself in editable mode.
+# ops, mmdet 3.3.0, mmengine, lvis, faster-coco-eval, and mmlt itself in
+# editable mode.
 #
 # Idempotent: when nothing it depends on changed, it only verifies imports and
 # returns in seconds. mmcv comes, in this order, from
@@ -40,6 +41,7 @@ check_imports() {
   "$PY" - <<'PYEOF' >/dev/null 2>&1
 import mmcv.ops  # compiled ops present
 import mmdet, mmengine, lvis, mmlt  # noqa
+import faster_coco_eval  # noqa (LVIS eval backend='fast')
 PYEOF
 }
 

@@ -21,6 +21,7 @@ The rest of lvis-api (``evaluate_img``, ``compute_iou``, ``_summarize``,
 ``LVIS``) was checked on numpy 2 and is used as is.
 """
 import datetime
+import json
 import logging
 import math
 from collections import defaultdict
@@ -32,7 +33,7 @@ from lvis import LVIS, LVISEval, LVISResults
 
 __all__ = [
     'LVISEvalNP', 'LVISResultsNP', 'LVISAnnotationError', 'check_lvis_gt',
-    'per_class_ap', 'run_lvis_eval', 'summary_keys'
+    'per_class_ap', 'prepare_lvis_results', 'run_lvis_eval', 'summary_keys'
 ]
 
 AP_KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf')
@@ -95,6 +96,64 @@ def _limit_dets_per_image(anns: List[dict], max_dets: int) -> List[dict]:
     return out
 
 
+def prepare_lvis_results(lvis_gt,
+                         results: Union[List[dict], str],
+                         max_dets: int = 300,
+                         box_polygons: bool = True,
+                         keep=None) -> List[dict]:
+    """Detections as lvis-api's ``LVISResults`` prepares them.
+
+    Copies the dicts (the caller's are not modified), keeps the top
+    ``max_dets`` per image (negative: all) in lvis-api's order, checks the
+    image ids against ``lvis_gt.imgs`` and sets ``id`` and ``area`` (and,
+    with ``box_polygons``, a box polygon as ``segmentation`` of box-only
+    detections) exactly as lvis-api does.  Shared by both backends so that
+    they see the same detections.  ``keep`` (optional predicate) drops
+    detections after the per-image limit (before copying).
+    """
+    copied = isinstance(results, str)
+    if copied:
+        with open(results) as f:
+            anns = json.load(f)
+    else:
+        anns = results
+    if not isinstance(anns, list):
+        raise TypeError('LVIS results must be a list of dicts.')
+    if max_dets >= 0:
+        anns = _limit_dets_per_image(anns, max_dets)
+    if keep is not None:
+        anns = [ann for ann in anns if keep(ann)]
+    if not copied:
+        # copies: ids and areas are written into them below
+        anns = [dict(ann) for ann in anns]
+
+    unknown = {a['image_id'] for a in anns} - set(lvis_gt.imgs)
+    if unknown:
+        raise ValueError(
+            f'{len(unknown)} image ids of the results are not in the GT '
+            f'(e.g. {sorted(unknown)[:5]}); results do not correspond to '
+            'this LVIS set.')
+
+    # lvis-api picks the branch from the first detection: segm results
+    # that also carry 'bbox' (mmdet's do) get the box area, not the mask
+    # area.  Kept so that numbers match lvis-api.
+    if anns and 'bbox' in anns[0]:
+        for i, ann in enumerate(anns):
+            x1, y1, w, h = ann['bbox']
+            if box_polygons and 'segmentation' not in ann:
+                x2, y2 = x1 + w, y1 + h
+                ann['segmentation'] = [[x1, y1, x1, y2, x2, y2, x2, y1]]
+            ann['area'] = w * h
+            ann['id'] = i + 1
+    elif anns:
+        for i, ann in enumerate(anns):
+            ann['area'] = mask_utils.area(ann['segmentation'])
+            if 'bbox' not in ann:
+                ann['bbox'] = mask_utils.toBbox(ann['segmentation'])
+            ann['id'] = i + 1
+    return anns
+
+
 class LVISResultsNP(LVISResults):
     """Detections in LVIS format, as :class:`lvis.LVISResults` loads them.
 
@@ -116,41 +175,7 @@ class LVISResultsNP(LVISResults):
         if not isinstance(lvis_gt, LVIS):
             raise TypeError(f'Unsupported type {type(lvis_gt)} of lvis_gt.')
         self.logger = logging.getLogger(__name__)
-        if isinstance(results, str):
-            anns = self._load_json(results)
-        else:
-            # copies: ids and areas are written into them below
-            anns = [dict(ann) for ann in results]
-        if not isinstance(anns, list):
-            raise TypeError('LVIS results must be a list of dicts.')
-        if max_dets >= 0:
-            anns = _limit_dets_per_image(anns, max_dets)
-
-        unknown = {a['image_id'] for a in anns} - set(lvis_gt.imgs)
-        if unknown:
-            raise ValueError(
-                f'{len(unknown)} image ids of the results are not in the GT '
-                f'(e.g. {sorted(unknown)[:5]}); results do not correspond to '
-                'this LVIS set.')
-
-        # lvis-api picks the branch from the first detection: segm results
-        # that also carry 'bbox' (mmdet's do) get the box area, not the mask
-        # area.  Kept so that numbers match lvis-api.
-        if anns and 'bbox' in anns[0]:
-            for i, ann in enumerate(anns):
-                x1, y1, w, h = ann['bbox']
-                if 'segmentation' not in ann:
-                    x2, y2 = x1 + w, y1 + h
-                    ann['segmentation'] = [[x1, y1, x1, y2, x2, y2, x2, y1]]
-                ann['area'] = w * h
-                ann['id'] = i + 1
-        elif anns:
-            for i, ann in enumerate(anns):
-                ann['area'] = mask_utils.area(ann['segmentation'])
-                if 'bbox' not in ann:
-                    ann['bbox'] = mask_utils.toBbox(ann['segmentation'])
-                ann['id'] = i + 1
-
+        anns = prepare_lvis_results(lvis_gt, results, max_dets)
         # Images and categories are shared with the GT, not deep-copied as in
         # lvis-api (seconds and GBs on LVIS): evaluation only reads them.
         self.dataset = dict(

@@ -77,8 +77,12 @@ def setup(tmp_path):
     return gt, H.write_gt(tmp_path, gt), H.make_dets(gt, 5)
 
 
+@pytest.mark.parametrize('backend', ['fast', 'lvis'])
 @pytest.mark.parametrize('with_meta', [True, False])
-def test_metric_equals_lvis_api(tmp_path, monkeypatch, setup, with_meta):
+def test_metric_equals_lvis_api(tmp_path, monkeypatch, setup, with_meta,
+                                backend):
+    if backend == 'fast':
+        pytest.importorskip('faster_coco_eval')
     gt, gt_file, dets = setup
     out_dir = tmp_path / 'out'
     metric = METRICS.build(
@@ -87,7 +91,9 @@ def test_metric_equals_lvis_api(tmp_path, monkeypatch, setup, with_meta):
             ann_file=gt_file,
             metric=['bbox', 'segm'],
             classwise=True,
+            backend=backend,
             output_dir=str(out_dir)))
+    assert metric.backend == backend
     if with_meta:
         # label order of a dataset that lists the classes reversed
         order = SORTED_IDS[::-1]
@@ -140,6 +146,23 @@ def test_metric_equals_lvis_api(tmp_path, monkeypatch, setup, with_meta):
     ap_row = next(line for line in lines[3:-1]
                   if line.split('|')[1].strip() == 'AP')
     assert ap_row.split('|')[2].strip() == f'{res["lvis/bbox_AP"] * 100:.1f}'
+
+
+def test_backend_choice(tmp_path, monkeypatch, setup):
+    _, gt_file, _ = setup
+    with pytest.raises(ValueError, match='backend'):
+        METRICS.build(dict(type='LongTailLVISMetric', ann_file=gt_file,
+                           backend='pycocotools'))
+    # default: fast; without faster-coco-eval a clear error (and 'lvis'
+    # still works)
+    from mmlt.evaluation.metrics import lvis_metric
+    monkeypatch.setattr(lvis_metric, 'faster_coco_eval_available',
+                        lambda: False)
+    with pytest.raises(ImportError, match='pip install faster-coco-eval'):
+        METRICS.build(dict(type='LongTailLVISMetric', ann_file=gt_file))
+    metric = METRICS.build(dict(type='LongTailLVISMetric', ann_file=gt_file,
+                                backend='lvis'))
+    assert metric.backend == 'lvis'
 
 
 def test_missing_gt_fields(tmp_path, setup):

@@ -16,6 +16,8 @@ from mmengine.fileio import load
 from mmengine.logging import MMLogger, print_log
 from terminaltables import AsciiTable, GithubFlavoredMarkdownTable
 
+from ..fast_lvis_eval import (INSTALL_HINT, faster_coco_eval_available,
+                              run_fast_lvis_eval)
 from ..lvis_eval import (check_lvis_gt, per_class_ap, run_lvis_eval,
                          summary_keys)
 
@@ -63,8 +65,9 @@ def compute_with_outfile(metric, results: list) -> Dict[str, float]:
 class LongTailLVISMetric(LVISMetric):
     """LVIS evaluation as reported by long-tail papers (BAGS, EQL, ...).
 
-    Runs mmlt's numpy-2-safe lvis-api evaluation against ``ann_file`` (the
-    original LVIS json: lvis-api needs its ``neg_category_ids``,
+    Runs LVIS evaluation (``backend``: faster-coco-eval or mmlt's
+    numpy-2-safe lvis-api, same numbers) against ``ann_file`` (the
+    original LVIS json: LVIS evaluation needs its ``neg_category_ids``,
     ``not_exhaustive_category_ids`` and ``frequency`` fields), logs
 
     ``{iou}_AP, _AP50, _AP75, _APs, _APm, _APl, _APr, _APc, _APf,
@@ -108,6 +111,12 @@ class LongTailLVISMetric(LVISMetric):
             With neither, the counts come from ``ann_file``'s category table
             (LVIS val jsons carry the train counts there).
         save_plots (bool): write the per-class AP plots. Defaults to True.
+        backend (str): 'fast' (faster-coco-eval's C++ LVIS mode through
+            :func:`mmlt.evaluation.fast_lvis_eval.run_fast_lvis_eval`; equal
+            to lvis-api in every summary value and per-class AP, several
+            times faster) or 'lvis' (mmlt's lvis-api wrapper, the
+            reference). Defaults to 'fast'. Class-agnostic 'proposal'
+            always uses lvis-api.
         only_processed_imgs (bool): evaluate only the images that were
             processed instead of all images of ``ann_file`` (for quick runs
             on a subset; not the official protocol). Defaults to False.
@@ -134,6 +143,7 @@ class LongTailLVISMetric(LVISMetric):
                  stats_file: Optional[str] = None,
                  save_plots: bool = True,
                  only_processed_imgs: bool = False,
+                 backend: str = 'fast',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  file_client_args: dict = None,
@@ -143,6 +153,13 @@ class LongTailLVISMetric(LVISMetric):
                 'LongTailLVISMetric needs `ann_file`: the original LVIS '
                 'annotation json (e.g. lvis_v1_val.json). A GT json rebuilt '
                 'from the dataset lacks the fields LVIS evaluation needs.')
+        if backend not in ('fast', 'lvis'):
+            raise ValueError("backend must be 'fast' or 'lvis', got "
+                             f'{backend!r}.')
+        if backend == 'fast' and not faster_coco_eval_available():
+            raise ImportError(
+                "LongTailLVISMetric(backend='fast') needs faster-coco-eval. "
+                + INSTALL_HINT)
         if table_format not in ('ascii', 'markdown'):
             raise ValueError("table_format must be 'ascii' or 'markdown', "
                              f'got {table_format!r}.')
@@ -174,6 +191,7 @@ class LongTailLVISMetric(LVISMetric):
         self.stats_file = stats_file
         self.save_plots = save_plots
         self.only_processed_imgs = only_processed_imgs
+        self.backend = backend
         self._train_counts = None
         # The last rendered tables, for tools and tests.
         self.summary_table: Optional[str] = None
@@ -239,7 +257,10 @@ class LongTailLVISMetric(LVISMetric):
                         eval_results[f'proposal_{key}'] = stats[key]
                         proposal_rows.setdefault(key, {})[metric] = stats[key]
                 continue
-            stats, lvis_eval = run_lvis_eval(
+            run_eval = (
+                run_fast_lvis_eval if self.backend == 'fast' else
+                run_lvis_eval)
+            stats, lvis_eval = run_eval(
                 self._lvis_api,
                 dets,
                 metric,
