@@ -2,11 +2,11 @@
 import math
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-__all__ = ['plot_per_class_ap']
+__all__ = ['plot_per_class_ap', 'plot_run_comparison', 'plot_class_states']
 
 GROUP_STYLE = {
     'r': ('rare', 'tab:red'),
@@ -101,3 +101,169 @@ def plot_per_class_ap(counts: Sequence,
         os.makedirs(out_dir, exist_ok=True)
     fig.savefig(out_file)
     return out_file
+
+
+def _new_figure(figsize):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=figsize, dpi=120)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _set_count_xscale(ax, x: np.ndarray) -> None:
+    if x.size and (x <= 0).any():
+        ax.set_xscale('symlog', linthresh=1)
+    elif x.size:
+        ax.set_xscale('log')
+
+
+def _save(fig, out_file: str) -> str:
+    fig.tight_layout()
+    out_dir = osp.dirname(out_file)
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+    fig.savefig(out_file)
+    return out_file
+
+
+def _finite_pairs(xs: Sequence, ys: Sequence):
+    x = np.array([math.nan if v is None else float(v) for v in xs],
+                 dtype=np.float64)
+    y = np.array([math.nan if v is None else float(v) for v in ys],
+                 dtype=np.float64)
+    return x, y
+
+
+def plot_run_comparison(group_aps: Dict[str, Dict[str, float]],
+                        per_class: Dict[str, Dict[str, tuple]],
+                        out_file: str,
+                        title: Optional[str] = None,
+                        scale: float = 100.) -> str:
+    """Compare several evaluated runs in one PNG.
+
+    Top: grouped bar chart, one bar per run for each metric (e.g.
+    ``bbox APr``). Below: one scatter per IoU type of per-class AP against
+    training instance count (log x), one colour per run.
+
+    Args:
+        group_aps (dict): ``{run: {label: AP in [0, 1] or None}}``; the
+            labels (bar groups) are taken in first-seen order.
+        per_class (dict): ``{iou_type: {run: (counts, aps)}}``; classes with
+            a missing/negative AP or count are left out.
+        out_file (str): path of the PNG (folders are created).
+        title (str, optional): figure title.
+        scale (float): AP multiplier on the y axes. Defaults to 100.
+
+    Returns:
+        str: ``out_file``.
+    """
+    runs = list(group_aps)
+    labels = []
+    for m in group_aps.values():
+        labels += [k for k in m if k not in labels]
+    colors = [f'C{i % 10}' for i in range(len(runs))]
+    iou_types = [t for t in per_class if per_class[t]]
+    n_rows = 1 + len(iou_types)
+    fig = _new_figure((max(8., 1.2 * len(labels) * max(1, len(runs)) / 2 +
+                           3), 4.2 * n_rows))
+    ax = fig.add_subplot(n_rows, 1, 1)
+    width = 0.8 / max(1, len(runs))
+    pos = np.arange(len(labels))
+    for i, run in enumerate(runs):
+        vals = [group_aps[run].get(k) for k in labels]
+        h = [math.nan if v is None or v < 0 else v * scale for v in vals]
+        bars = ax.bar(pos - 0.4 + width * (i + 0.5), np.nan_to_num(h),
+                      width, color=colors[i], label=run)
+        for b, v in zip(bars, h):
+            if not math.isnan(v):
+                ax.annotate(f'{v:.1f}', (b.get_x() + b.get_width() / 2, v),
+                            ha='center', va='bottom', fontsize='x-small')
+    ax.set_xticks(pos)
+    ax.set_xticklabels(labels)
+    ax.set_ylabel('AP' if scale == 1 else f'AP (x{scale:g})')
+    ax.set_ylim(0, 1.1 * scale)
+    ax.grid(True, axis='y', alpha=0.3)
+    if runs:
+        ax.legend(fontsize='small', ncol=min(4, len(runs)))
+    ax.set_title(title or 'AP per frequency group')
+
+    for row, iou in enumerate(iou_types, start=2):
+        ax = fig.add_subplot(n_rows, 1, row)
+        all_x = []
+        for i, run in enumerate(runs):
+            if run not in per_class[iou]:
+                continue
+            x, y = _finite_pairs(*per_class[iou][run])
+            keep = np.isfinite(x) & np.isfinite(y) & (y >= 0) & (x >= 0)
+            x, y = x[keep], y[keep] * scale
+            all_x.append(x)
+            ax.scatter(x, y, s=12, alpha=0.6, color=colors[i],
+                       label=f'{run}: mean {y.mean():.1f}' if y.size
+                       else f'{run}: no class')
+        x = np.concatenate(all_x) if all_x else np.zeros(0)
+        _set_count_xscale(ax, x)
+        ax.set_xlabel('training instances of the class')
+        ax.set_ylabel(f'{iou} AP' if scale == 1 else
+                      f'{iou} AP (x{scale:g})')
+        ax.set_ylim(-0.02 * scale, 1.02 * scale)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize='small', loc='upper left')
+        ax.set_title(f'per-class {iou} AP vs training instances')
+    return _save(fig, out_file)
+
+
+def plot_class_states(states: Dict[str, Sequence],
+                      counts: Sequence,
+                      groups: Sequence[str],
+                      out_file: str,
+                      title: Optional[str] = None) -> str:
+    """One scatter per per-class state (e.g. a loss's pos/neg gradient
+    ratio) against training instance count (log x), coloured by group.
+
+    Args:
+        states (dict): ``{name: per-class values}``, each as long as
+            ``counts``.
+        counts (Sequence): training instance count per class.
+        groups (Sequence[str]): 'r'/'c'/'f' per class.
+        out_file (str): path of the PNG (folders are created).
+        title (str, optional): figure title.
+
+    Returns:
+        str: ``out_file``.
+    """
+    if not states:
+        raise ValueError('no state to plot')
+    g = np.array([str(v) for v in groups], dtype=object)
+    n = len(states)
+    ncols = min(2, n)
+    nrows = math.ceil(n / ncols)
+    fig = _new_figure((6.5 * ncols, 4.5 * nrows))
+    known = list(GROUP_STYLE) + sorted(set(g) - set(GROUP_STYLE))
+    for i, (name, vals) in enumerate(states.items(), start=1):
+        if not len(vals) == len(counts) == len(g):
+            raise ValueError(f'state {name} has {len(vals)} values for '
+                             f'{len(counts)} counts and {len(g)} groups')
+        x, y = _finite_pairs(counts, vals)
+        ax = fig.add_subplot(nrows, ncols, i)
+        for grp in known:
+            sel = (g == grp) & np.isfinite(x) & np.isfinite(y)
+            if not sel.any():
+                continue
+            label, color = GROUP_STYLE.get(grp, (grp, 'tab:gray'))
+            ax.scatter(x[sel], y[sel], s=12, alpha=0.7, color=color,
+                       label=f'{label}: mean {y[sel].mean():.3g}')
+        ok = np.isfinite(x)
+        _set_count_xscale(ax, x[ok])
+        fy = y[np.isfinite(y)]
+        # cumulative gradients span decades: log y when all positive
+        if fy.size and (fy > 0).all() and fy.max() / fy.min() > 100:
+            ax.set_yscale('log')
+        ax.set_xlabel('training instances of the class')
+        ax.set_ylabel(name.split('.')[-1])
+        ax.set_title(name, fontsize='small')
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize='small')
+    if title:
+        fig.suptitle(title)
+    return _save(fig, out_file)

@@ -91,4 +91,5 @@ for recipe in "$@"; do
   log "$recipe: done in $(( $(date +%s) - t0 )) s"
   dirs+=("$wd"); names+=("$recipe")
 done
-"$PY" tools/analysis/compare_runs.py "${dirs[@]}" --names "${names[@]}"
+"$PY" tools/analysis/compare_runs.py "${dirs[@]}" --names "${names[@]}" \
+  --out-png "$OUT/compare_runs.png"

@@ -65,4 +65,5 @@ for v in "$@"; do
   log "$v: done in $(( $(date +%s) - t0 )) s"
   dirs+=("$wd"); names+=("$v")
 done
-"$PY" tools/analysis/compare_runs.py "${dirs[@]}" --names "${names[@]}"
+"$PY" tools/analysis/compare_runs.py "${dirs[@]}" --names "${names[@]}" \
+  --out-png "$OUT/compare_runs.png"

@@ -39,4 +39,4 @@ for cfg in "$@"; do
     || { echo "testing $cfg failed, see $wd.test.log" >&2; exit 1; }
   dirs+=("$wd")
 done
-"$PY" tools/analysis/compare_runs.py "${dirs[@]}"
+"$PY" tools/analysis/compare_runs.py "${dirs[@]}" --out-png "$OUT/compare_runs.png"
