@@ -6,6 +6,7 @@ source checkout; a pip-installed mmdet keeps them under
 """
 import copy
 import os.path as osp
+import socket
 
 from mmengine.config import Config
 
@@ -45,3 +46,10 @@ def get_config(rel_path: str) -> Config:
 def get_detector_cfg(rel_path: str):
     """Deep copy of the ``model`` dict of an mmlt or mmdet config."""
     return copy.deepcopy(get_config(rel_path).model)
+
+
+def free_port() -> int:
+    """A free localhost TCP port for a test's gloo rendezvous."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]

@@ -6,7 +6,6 @@ applies to ``load_from`` but not to resume, clear errors; the same under
 import itertools
 import logging
 import os
-import socket
 
 import pytest
 import torch
@@ -21,6 +20,7 @@ from mmengine.registry import RUNNERS
 from mmlt.engine.optimizers import TrainableOnlyOptimWrapperConstructor
 from mmlt.engine.runner import (DecoupledRunner, FreezeError, is_eval_locked,
                                 summarize_names)
+from mmlt.testing import free_port
 
 TRAIN_FC = [r'head\.fc_cls\.']
 _RUN_ID = itertools.count()
@@ -373,10 +373,6 @@ def test_summarize_names():
 
 
 # ------------------------------------------------------------ gloo DDP
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _ddp_worker(rank, port, tmp, ckpt, out):
@@ -414,7 +410,7 @@ def test_two_gloo_ranks_no_unused_parameter_error(tmp_path):
         out = manager.dict()
         mp.spawn(
             _ddp_worker,
-            args=(_free_port(), str(tmp_path / 'w'), ckpt, out),
+            args=(free_port(), str(tmp_path / 'w'), ckpt, out),
             nprocs=2,
             join=True)
         out = dict(out)

@@ -1,12 +1,12 @@
 """Collectives without torch.distributed are identities; with gloo they
 reduce/gather across ranks."""
 import os
-import socket
 
 import torch
 import torch.multiprocessing as mp
 
 from mmlt.utils import all_gather_cat, all_reduce_sum, get_rank, get_world_size
+from mmlt.testing import free_port
 
 
 def test_no_dist_is_identity():
@@ -15,12 +15,6 @@ def test_no_dist_is_identity():
     g = torch.arange(3)
     assert torch.equal(all_gather_cat(g), g)
     assert get_rank() == 0 and get_world_size() == 1
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank, world, port, out):
@@ -38,7 +32,7 @@ def _worker(rank, world, port, out):
 
 
 def test_gloo_two_ranks():
-    port = _free_port()
+    port = free_port()
     with mp.Manager() as manager:
         out = manager.dict()
         mp.spawn(_worker, args=(2, port, out), nprocs=2, join=True)
@@ -67,7 +61,7 @@ def _empty_worker(rank, world, port, out):
 def test_gloo_all_gather_cat_empty_ranks():
     with mp.Manager() as manager:
         out = manager.dict()
-        mp.spawn(_empty_worker, args=(2, _free_port(), out), nprocs=2,
+        mp.spawn(_empty_worker, args=(2, free_port(), out), nprocs=2,
                  join=True)
         out = dict(out)
     for rank in (0, 1):

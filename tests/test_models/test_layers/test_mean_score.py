@@ -5,7 +5,6 @@ group_mean_scores / sampled_gt_group_ids on hand tables and real mmdet
 sampling results."""
 import io
 import os
-import socket
 
 import pytest
 import torch
@@ -17,6 +16,7 @@ from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.registry import MODELS
 from mmlt.models.layers.mean_score import (MeanScoreTracker, group_mean_scores,
                                            sampled_gt_group_ids)
+from mmlt.testing import free_port
 
 C = 5
 
@@ -219,12 +219,6 @@ def _entries(rank, step):
             torch.tensor(score, dtype=torch.float32))
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _worker(rank, port, out):
     import torch.distributed as dist
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
@@ -241,7 +235,7 @@ def _worker(rank, port, out):
 def test_two_gloo_ranks_identical_and_equal_to_union_replay():
     with mp.Manager() as manager:
         out = manager.dict()
-        mp.spawn(_worker, args=(_free_port(), out), nprocs=2, join=True)
+        mp.spawn(_worker, args=(free_port(), out), nprocs=2, join=True)
         out = dict(out)
     replay = MeanScoreTracker(C, alpha=0.9)
     for step in range(len(STEPS)):

@@ -3,13 +3,13 @@ rank holds identical buffers equal to a single-process replay that sums
 both ranks' per-step statistics; without torch.distributed nothing is
 reduced."""
 import os
-import socket
 
 import torch
 import torch.multiprocessing as mp
 
 from mmlt.models.losses.efl import (EqualizedFocalLoss,
                                     EqualizedQualityFocalLoss)
+from mmlt.testing import free_port
 
 C, N, STEPS, LEVELS = 6, 24, 3, 2
 KEYS = ('pos_grad', 'neg_grad', 'pos_neg', 'pending_grad')
@@ -46,12 +46,6 @@ def _forwards(name, loss, rank, step):
 
 def _state(loss):
     return {k: v.clone() for k, v in loss.state_dict().items()}
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank, port, out):
@@ -91,7 +85,7 @@ def _replay(name, loss):
 def test_two_gloo_ranks_hold_identical_reduced_buffers():
     with mp.Manager() as manager:
         out = manager.dict()
-        mp.spawn(_worker, args=(_free_port(), out), nprocs=2, join=True)
+        mp.spawn(_worker, args=(free_port(), out), nprocs=2, join=True)
         out = dict(out)
     for name, loss in _losses().items():
         expected = _replay(name, loss)

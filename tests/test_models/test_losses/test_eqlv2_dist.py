@@ -2,12 +2,12 @@
 holds identical buffers equal to a single-process replay that sums both
 ranks' per-step statistics; without torch.distributed nothing is reduced."""
 import os
-import socket
 
 import torch
 import torch.multiprocessing as mp
 
 from mmlt.models.losses.eqlv2 import EqualizationLossV2
+from mmlt.testing import free_port
 
 C, N, STEPS = 6, 16, 4
 
@@ -28,12 +28,6 @@ def _step(loss, z, label):
 
 def _state(loss):
     return {k: v.clone() for k, v in loss.state_dict().items()}
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank, port, out):
@@ -74,7 +68,7 @@ def _replay():
 def test_two_gloo_ranks_hold_identical_reduced_buffers():
     with mp.Manager() as manager:
         out = manager.dict()
-        mp.spawn(_worker, args=(_free_port(), out), nprocs=2, join=True)
+        mp.spawn(_worker, args=(free_port(), out), nprocs=2, join=True)
         out = dict(out)
     expected = _replay()
     for k in ('pos_grad', 'neg_grad', 'pos_neg'):
