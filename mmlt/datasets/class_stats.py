@@ -35,7 +35,8 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     'AnnotationError', 'ClassStatsMismatchWarning', 'ClassStats',
-    'get_class_stats', 'get_class_stats_for', 'lvis_groups_from_counts',
+    'get_class_stats', 'get_class_stats_for', 'check_stats_paths',
+    'lvis_groups_from_counts',
     'RARE_MAX', 'COMMON_MAX'
 ]
 
@@ -614,14 +615,25 @@ def get_class_stats_for(owner: str,
     (e.g. ``loss_cls``): a missing file is reported with the owner, the
     config entry that names it and ``alternatives`` (other ways to give
     the statistics), so the user knows which key to fix."""
-    for key, path in (('stats_file', stats_file), ('ann_file', ann_file)):
+    check_stats_paths(owner, cfg_key,
+                      dict(stats_file=stats_file, ann_file=ann_file),
+                      'point it at the training annotations (or a '
+                      'class-stats file)', alternatives)
+    return get_class_stats(ann_file=ann_file, stats_file=stats_file)
+
+
+def check_stats_paths(owner: str, cfg_key: str, paths: dict, hint: str,
+                      alternatives: str = '') -> None:
+    """Raise ``FileNotFoundError`` naming ``{cfg_key}.{key}`` for the first
+    of ``paths`` (config key -> path or None) that is set but missing;
+    ``hint`` says what it should point at, ``alternatives`` other ways to
+    give the statistics."""
+    for key, path in paths.items():
         if path and not osp.isfile(os.fspath(path)):
             raise FileNotFoundError(
                 f'{owner}: {cfg_key}.{key}={os.fspath(path)!r} does not '
-                'exist; point it at the training annotations (or a '
-                'class-stats file)' +
+                f'exist; {hint}' +
                 (f', or {alternatives}' if alternatives else ''))
-    return get_class_stats(ann_file=ann_file, stats_file=stats_file)
 
 
 # ------------------------------------------------ multi-label statistics

@@ -51,7 +51,6 @@ Differences from the original ``ResampleLoss``:
 * mmdet's ``weight`` argument multiplies the loss (the original ignored
   it); fp16 inputs are computed in fp32.
 """
-import os.path as osp
 from typing import Optional, Sequence
 
 import numpy as np
@@ -232,17 +231,15 @@ class DistributionBalancedLoss(nn.Module):
                     '(+ img_id_file) of the training set, stats_file, or '
                     'class_freq + num_images')
             return None, None, None
-        from mmlt.datasets.class_stats import get_multilabel_stats
-        for key, path in (('freq_file', freq_file),
-                          ('stats_file', stats_file), ('ann_file', ann_file),
-                          ('img_id_file', img_id_file)):
-            if path and not osp.isfile(str(path)):
-                raise FileNotFoundError(
-                    f'{owner}: loss_cls.{key}={path!r} does not exist; '
-                    'point it at the training set (class_freq.json from '
-                    'tools/create_longtail_dataset.py, or the annotation '
-                    'json + image-id list), or pass class_freq + '
-                    'num_images')
+        from mmlt.datasets.class_stats import (check_stats_paths,
+                                               get_multilabel_stats)
+        check_stats_paths(
+            owner, 'loss_cls',
+            dict(freq_file=freq_file, stats_file=stats_file,
+                 ann_file=ann_file, img_id_file=img_id_file),
+            'point it at the training set (class_freq.json from '
+            'tools/create_longtail_dataset.py, or the annotation json + '
+            'image-id list)', 'pass class_freq + num_images')
         stats = get_multilabel_stats(
             ann_file=ann_file,
             img_id_file=img_id_file,
