@@ -14,6 +14,7 @@ from mmengine.model import is_model_wrapper
 from torch.utils.data import DataLoader
 
 from mmdet.registry import HOOKS
+from mmlt.utils.dist import all_gather_cat
 
 __all__ = ['MemoryBankInitHook', 'balanced_image_selection']
 
@@ -171,12 +172,7 @@ class MemoryBankInitHook(Hook):
             loader.batch_sampler, 'batch_size', None) or 1)
         # equal batch counts on every rank (m's update is a collective)
         n_batches = math.ceil(len(sel) / batch)
-        if world > 1:
-            t = torch.tensor([n_batches], dtype=torch.long)
-            import torch.distributed as dist
-            gathered = [torch.zeros_like(t) for _ in range(world)]
-            dist.all_gather(gathered, t)
-            n_batches = int(max(int(g) for g in gathered))
+        n_batches = int(all_gather_cat(torch.tensor([n_batches])).max())
         if len(sel) and n_batches * batch > len(sel):
             sel = np.concatenate(
                 [sel, np.full(n_batches * batch - len(sel), sel[-1])])
