@@ -126,6 +126,52 @@ def test_segm_rle_only_and_box_only(tmp_path):
     assert_equal(*both(gt_file, box_only, 'segm'))
 
 
+def test_segm_mixed_mask_formats(tmp_path, monkeypatch):
+    """Compressed RLEs (str or bytes counts) skip the library's mask
+    conversion; polygons and uncompressed RLEs in the same result set still
+    go through it. All four give lvis-api's numbers."""
+    gt = H.make_gt(11, num_imgs=12)
+    gt_file = H.write_gt(tmp_path, gt)
+    dets = H.make_dets(gt, 11)
+    sizes = {i['id']: (i['height'], i['width']) for i in gt['images']}
+    mixed = []
+    for i, d in enumerate(dets):
+        d = dict(d)
+        h, w = sizes[d['image_id']]
+        if i % 4 == 1:
+            d['segmentation'] = dict(
+                size=d['segmentation']['size'],
+                counts=d['segmentation']['counts'].encode())
+        elif i % 4 == 2:
+            d['segmentation'] = [H.octagon(*d['bbox'])]
+        elif i % 4 == 3:
+            mask = mask_utils.decode(d['segmentation'])
+            flat = mask.flatten(order='F')
+            change = np.flatnonzero(np.diff(flat)) + 1
+            runs = np.diff(np.concatenate([[0], change, [flat.size]]))
+            counts = runs.tolist() if flat[0] == 0 else [0] + runs.tolist()
+            d['segmentation'] = dict(size=[h, w], counts=counts)
+        mixed.append(d)
+    import faster_coco_eval.core.mask as fce_mask
+    converted = []
+    real = fce_mask.calculateRleForAllAnnotations
+
+    def spy(anns, *args):
+        converted.extend(a for a in anns if 'score' in a)
+        return real(anns, *args)
+
+    monkeypatch.setattr(fce_mask, 'calculateRleForAllAnnotations', spy)
+    assert_equal(*both(gt_file, mixed, 'segm'))
+    # only polygons and uncompressed RLEs went through the converter
+    assert converted and all(
+        isinstance(a['segmentation'], list)
+        or isinstance(a['segmentation']['counts'], list) for a in converted)
+    # and the formats are interchangeable: same numbers as all-str RLEs
+    (stats, aps), _ = both(gt_file, dets, 'segm')
+    (mstats, maps), _ = both(gt_file, mixed, 'segm')
+    assert_equal((mstats, maps), (stats, aps))
+
+
 def test_federated_fields_matter(tmp_path):
     """The neg/not-exhaustive cases are not vacuous: changing the lists
     changes the numbers, and both backends follow."""
