@@ -94,3 +94,40 @@ def test_pfc_layers():
     two = MODELS.build(dict(type='PFC', in_channels=8, out_channels=4,
                             layers=2, relu=True))
     assert two(x).shape == (6, 4)
+
+
+def test_toy_pretrained_configs_load_backbone_only(tmp_path):
+    """configs/toy/db/pretrained/*: init_weights takes the backbone of the
+    pre-training checkpoint (prefix 'backbone.'); neck and classifier keep
+    their fresh init, as when starting from an ImageNet backbone."""
+    import glob
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))))
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    src = MODELS.build(
+        Config.fromfile(osp.join(root, 'configs/toy/db/pretrain.py')).model)
+    ckpt = tmp_path / 'pretrain.pth'
+    torch.save({'state_dict': src.state_dict()}, ckpt)
+    cfgs = sorted(glob.glob(osp.join(root, 'configs/toy/db/pretrained/*.py')))
+    assert len(cfgs) == 8
+    for path in cfgs:
+        cfg = Config.fromfile(path)
+        assert cfg.model.backbone.init_cfg.checkpoint == \
+            'work_dirs/toy_db_pt/pretrain.pth'
+        cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
+        # plain BCE: the statistics-based losses would need the toy data
+        cfg.model.loss_cls = dict(
+            type='DistributionBalancedLoss', reweight_func=None,
+            focal=dict(focal=False), logit_reg=dict())
+        torch.manual_seed(1)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        for k, v in model.backbone.state_dict().items():
+            assert torch.equal(v, src.backbone.state_dict()[k]), (path, k)
+        assert not torch.equal(model.fc_cls.weight, src.fc_cls.weight)
+        assert not torch.equal(model.neck.fc.weight, src.neck.fc.weight)
