@@ -83,6 +83,12 @@ visualizer = dict(
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
 log_level = 'INFO'
 load_from = None
+# backbone of the pre-training run (pretrain.py), for configs/toy/db/pretrained/
+pretrained_backbone = dict(
+    _delete_=True,
+    type='Pretrained',
+    checkpoint='work_dirs/toy_db_pt/pretrain.pth',
+    prefix='backbone.')
 resume = False
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=32)

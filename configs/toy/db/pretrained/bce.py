@@ -6,11 +6,5 @@
 # 12-epoch schedule. The other configs of this folder do the same to their
 # namesake in configs/toy/db/.
 _base_ = '../bce.py'
-model = dict(
-    backbone=dict(
-        init_cfg=dict(
-            _delete_=True,
-            type='Pretrained',
-            checkpoint='work_dirs/toy_db_pt/pretrain.pth',
-            prefix='backbone.')))
+model = dict(backbone=dict(init_cfg={{_base_.pretrained_backbone}}))
 optim_wrapper = dict(optimizer=dict(lr=0.1))
