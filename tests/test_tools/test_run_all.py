@@ -160,13 +160,16 @@ def test_table_gains_and_doc(cfg_dir, tmp_path):
     doc = tmp_path / 'bench.md'
     doc.write_text('# Title\n\nintro\n\n' + ra.BEGIN + '\nold\n' + ra.END +
                    '\n\n## Discussion\nkept\n')
-    section = ra.generated_section(results, 'python run_all.py', 2, 60.0)
+    section = ra.generated_section(results, 'python run_all.py', 2, 60.0, 1)
     ra.write_doc(str(doc), section)
     text = doc.read_text()
     assert text.startswith('# Title\n\nintro\n\n' + ra.BEGIN)
     assert 'old' not in text and text.endswith('## Discussion\nkept\n')
     assert 'do not beat their baseline on bbox APr: A (10.0' in text
     assert 'Command: `python run_all.py`' in text
+    # 5 runs x 150 s; one trained by this invocation
+    assert '12 min of training and testing summed over the 5 runs' in text
+    assert 'took 1 min and trained 1 of them' in text
     # a doc without markers gets the section appended; one marker is an error
     fresh = tmp_path / 'new.md'
     ra.write_doc(str(fresh), section)
@@ -213,8 +216,8 @@ def test_execute_commands_and_resume(cfg_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(ra, '_sh', fake_sh)
     out = str(tmp_path / 'runs')
     ckpts = {}
-    for m in ra.run_order(ra.plan(methods), methods):
-        ra.execute(m, out, 3, ckpts, force=False)
+    assert all(ra.execute(m, out, 3, ckpts, force=False)
+               for m in ra.run_order(ra.plan(methods), methods))
     train = {c[c.index('--work-dir') + 1].split('/')[-1]: c
              for c in calls if 'dist_train.sh' in c[0]}
     assert set(train) == {'base', 'a_method', 'b_method', 'stage2'}
@@ -232,7 +235,7 @@ def test_execute_commands_and_resume(cfg_dir, tmp_path, monkeypatch):
     # second invocation: everything trained and evaluated -> no commands
     calls.clear()
     ckpts = {}
-    for m in ra.run_order(ra.plan(methods), methods):
-        ra.execute(m, out, 3, ckpts, force=False)
+    assert not any(ra.execute(m, out, 3, ckpts, force=False)
+                   for m in ra.run_order(ra.plan(methods), methods))
     assert calls == []
     assert ckpts['a_method'] == osp.join(out, 'a_method', 'epoch_1.pth')

@@ -195,9 +195,10 @@ def _has_eval(work_dir: str) -> bool:
 
 
 def execute(m: Method, out: str, nprocs: int, ckpts: Dict[str, str],
-            force: bool) -> None:
+            force: bool) -> bool:
     """Train (or transform) and test one row; its checkpoint goes into
-    ``ckpts`` and its timings into ``<work_dir>/benchmark_run.json``."""
+    ``ckpts`` and its timings into ``<work_dir>/benchmark_run.json``.
+    Returns whether it trained (False: an earlier run was reused)."""
     wd = osp.join(out, m.key)
     os.makedirs(wd, exist_ok=True)
     times_file = osp.join(wd, 'benchmark_run.json')
@@ -239,6 +240,7 @@ def execute(m: Method, out: str, nprocs: int, ckpts: Dict[str, str],
         times['test_s'] = _sh(cmd, wd + '.test.log')
     with open(times_file, 'w') as f:
         json.dump(times, f)
+    return fresh
 
 
 # ---------------------------------------------------------------- the doc
@@ -331,7 +333,8 @@ def machine() -> str:
 
 
 def generated_section(results: List[dict], command: str, nprocs: int,
-                      wall_s: Optional[float]) -> str:
+                      wall_s: Optional[float], trained: Optional[int] = None
+                      ) -> str:
     total = sum(r['times'].get('train_s', 0) + r['times'].get('test_s', 0)
                 for r in results)
     lines = [
@@ -343,8 +346,11 @@ def generated_section(results: List[dict], command: str, nprocs: int,
         f'Machine: {machine()}; {nprocs} processes per run (gloo on CPU)'
         '  ',
         f'Time: {total / 60:.0f} min of training and testing summed over the '
-        f'runs' + (f', {wall_s / 60:.0f} min wall clock for this invocation'
-                   if wall_s is not None else '') +
+        f'{len(results)} runs (per run: last column)' +
+        (f'; the invocation that wrote this table took {wall_s / 60:.0f} min'
+         + (f' and trained {trained} of them (the others were reused)'
+            if trained is not None and trained < len(results) else '')
+         if wall_s is not None else '') +
         f'; written {datetime.date.today().isoformat()}.',
         '',
         'LVIS AP (%) on the toy validation set (seed 0; each row the '
@@ -420,14 +426,14 @@ def main(argv=None) -> int:
     subprocess.check_call([sys.executable, 'tools/make_toy_lvis.py', '--out',
                            'data/toy_lvis', '--no-progress'])
     ckpts: Dict[str, str] = {}
-    for m in order:
-        execute(m, args.out, args.nprocs, ckpts, args.force)
+    trained = sum(
+        execute(m, args.out, args.nprocs, ckpts, args.force) for m in order)
     results = result_rows(rows, args.out, methods)
     command = 'python tools/benchmark/run_all.py' + (
         f' --only {" ".join(args.only)}' if args.only else '') + (
         f' --nprocs {args.nprocs}' if args.nprocs != 2 else '')
     section = generated_section(results, command, args.nprocs,
-                                time.time() - t0)
+                                time.time() - t0, trained)
     print(markdown_table(results))
     if not args.no_doc:
         write_doc(args.doc, section)
