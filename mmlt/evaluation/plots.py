@@ -127,6 +127,38 @@ def _save(fig, out_file: str) -> str:
     return out_file
 
 
+def plt_color(cmap: str, i: int):
+    from matplotlib import colormaps
+    return colormaps[cmap](i)
+
+
+def _log_bins(x: np.ndarray, n: int) -> np.ndarray:
+    """``n`` bin edges, log-spaced over the positive counts (0 included in
+    the first bin)."""
+    pos = x[x > 0]
+    if not pos.size:
+        return np.array([0., 1.])
+    lo, hi = pos.min(), pos.max()
+    if hi <= lo:
+        return np.array([0., hi + 1])
+    edges = np.geomspace(lo, hi, n + 1)
+    edges[0], edges[-1] = 0., hi + 1e-9
+    return edges
+
+
+def _binned_means(x: np.ndarray, y: np.ndarray, edges: np.ndarray):
+    """Geometric bin centres and mean y of the non-empty bins."""
+    idx = np.clip(np.searchsorted(edges, x, side='right') - 1, 0,
+                  len(edges) - 2)
+    cx, cy = [], []
+    for b in range(len(edges) - 1):
+        sel = idx == b
+        if sel.any():
+            cx.append(float(np.exp(np.log(np.maximum(x[sel], 1)).mean())))
+            cy.append(float(y[sel].mean()))
+    return cx, cy
+
+
 def _finite_pairs(xs: Sequence, ys: Sequence):
     x = np.array([math.nan if v is None else float(v) for v in xs],
                  dtype=np.float64)
@@ -162,11 +194,17 @@ def plot_run_comparison(group_aps: Dict[str, Dict[str, float]],
     labels = []
     for m in group_aps.values():
         labels += [k for k in m if k not in labels]
-    colors = [f'C{i % 10}' for i in range(len(runs))]
+    # tab10 up to 10 runs, tab20 up to 20; beyond that colours repeat and
+    # the marker tells the runs apart
+    colors = [f'C{i % 10}' if len(runs) <= 10 else
+              plt_color('tab20', i % 20) for i in range(len(runs))]
+    markers = ['o', 's', '^', 'D', 'v'][:1 + (len(runs) - 1) // 20]
+    many = len(runs) > 8
     iou_types = [t for t in per_class if per_class[t]]
     n_rows = 1 + len(iou_types)
-    fig = _new_figure((max(8., 1.2 * len(labels) * max(1, len(runs)) / 2 +
-                           3), 4.2 * n_rows))
+    # the bar chart grows with runs x labels up to a readable maximum width
+    width_in = min(22., max(8., 0.35 * len(labels) * max(1, len(runs)) + 3))
+    fig = _new_figure((width_in + (4. if many else 0.), 4.2 * n_rows))
     ax = fig.add_subplot(n_rows, 1, 1)
     width = 0.8 / max(1, len(runs))
     pos = np.arange(len(labels))
@@ -175,6 +213,8 @@ def plot_run_comparison(group_aps: Dict[str, Dict[str, float]],
         h = [math.nan if v is None or v < 0 else v * scale for v in vals]
         bars = ax.bar(pos - 0.4 + width * (i + 0.5), np.nan_to_num(h),
                       width, color=colors[i], label=run)
+        if many:  # values would overlap; the table has them
+            continue
         for b, v in zip(bars, h):
             if not math.isnan(v):
                 ax.annotate(f'{v:.1f}', (b.get_x() + b.get_width() / 2, v),
@@ -185,31 +225,55 @@ def plot_run_comparison(group_aps: Dict[str, Dict[str, float]],
     ax.set_ylim(0, 1.1 * scale)
     ax.grid(True, axis='y', alpha=0.3)
     if runs:
-        ax.legend(fontsize='small', ncol=min(4, len(runs)))
+        if many:
+            ax.legend(fontsize='small', loc='upper left',
+                      bbox_to_anchor=(1.01, 1.0))
+        else:
+            ax.legend(fontsize='small', ncol=min(4, len(runs)))
     ax.set_title(title or 'AP per frequency group')
 
     for row, iou in enumerate(iou_types, start=2):
         ax = fig.add_subplot(n_rows, 1, row)
-        all_x = []
-        for i, run in enumerate(runs):
+        series = {}
+        for run in runs:
             if run not in per_class[iou]:
                 continue
             x, y = _finite_pairs(*per_class[iou][run])
             keep = np.isfinite(x) & np.isfinite(y) & (y >= 0) & (x >= 0)
-            x, y = x[keep], y[keep] * scale
-            all_x.append(x)
-            ax.scatter(x, y, s=12, alpha=0.6, color=colors[i],
-                       label=f'{run}: mean {y.mean():.1f}' if y.size
-                       else f'{run}: no class')
-        x = np.concatenate(all_x) if all_x else np.zeros(0)
-        _set_count_xscale(ax, x)
+            series[run] = (x[keep], y[keep] * scale)
+        x_all = (np.concatenate([x for x, _ in series.values()])
+                 if series else np.zeros(0))
+        # with many runs the clouds overlap: binned means (log-spaced
+        # instance-count bins) carry the comparison, the points stay faint
+        edges = _log_bins(x_all, 8) if many else None
+        for i, run in enumerate(runs):
+            if run not in series:
+                continue
+            x, y = series[run]
+            label = (f'{run}: mean {y.mean():.1f}' if y.size
+                     else f'{run}: no class')
+            ax.scatter(x, y, s=10 if many else 12,
+                       alpha=0.2 if many else 0.6, color=colors[i],
+                       marker=markers[i // 20] if many else 'o',
+                       label=None if many else label)
+            if many:
+                cx, cy = _binned_means(x, y, edges)
+                ax.plot(cx, cy, color=colors[i], marker=markers[i // 20],
+                        markersize=4, linewidth=1.2, label=label)
+        _set_count_xscale(ax, x_all)
         ax.set_xlabel('training instances of the class')
         ax.set_ylabel(f'{iou} AP' if scale == 1 else
                       f'{iou} AP (x{scale:g})')
         ax.set_ylim(-0.02 * scale, 1.02 * scale)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize='small', loc='upper left')
-        ax.set_title(f'per-class {iou} AP vs training instances')
+        if many:
+            ax.legend(fontsize='small', loc='upper left',
+                      bbox_to_anchor=(1.01, 1.0))
+            ax.set_title(f'per-class {iou} AP vs training instances '
+                         '(lines: mean per log-spaced bin)')
+        else:
+            ax.legend(fontsize='small', loc='upper left')
+            ax.set_title(f'per-class {iou} AP vs training instances')
     return _save(fig, out_file)
 
 

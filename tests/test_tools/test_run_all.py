@@ -170,6 +170,8 @@ def test_table_gains_and_doc(cfg_dir, tmp_path):
     # 5 runs x 150 s; one trained by this invocation
     assert '12 min of training and testing summed over the 5 runs' in text
     assert 'took 1 min and trained 1 of them' in text
+    assert 'every run was reused' in ra.generated_section(
+        results, 'python run_all.py', 2, 1.0, 0)
     # a doc without markers gets the section appended; one marker is an error
     fresh = tmp_path / 'new.md'
     ra.write_doc(str(fresh), section)

@@ -347,9 +347,11 @@ def generated_section(results: List[dict], command: str, nprocs: int,
         '  ',
         f'Time: {total / 60:.0f} min of training and testing summed over the '
         f'{len(results)} runs (per run: last column)' +
-        (f'; the invocation that wrote this table took {wall_s / 60:.0f} min'
-         + (f' and trained {trained} of them (the others were reused)'
-            if trained is not None and trained < len(results) else '')
+        ('; every run was reused from earlier invocations' if trained == 0
+         else (f'; the invocation that wrote this table took '
+               f'{wall_s / 60:.0f} min' +
+               (f' and trained {trained} of them (the others were reused)'
+                if trained is not None and trained < len(results) else ''))
          if wall_s is not None else '') +
         f'; written {datetime.date.today().isoformat()}.',
         '',
