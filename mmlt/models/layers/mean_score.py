@@ -249,14 +249,9 @@ class MeanScoreTracker(nn.Module):
             groups: per-class letters (``ClassStats.groups``) or a dict
                 name -> label indices.
         """
-        from mmlt.models.losses.utils import to_index_groups
-        m = self.mean_score.detach().cpu()
-        out = {}
-        for name, idx in to_index_groups(groups, self.num_classes).items():
-            if len(idx):
-                out[f'mean_score_{name}'] = float(
-                    m[torch.from_numpy(idx)].mean())
-        return out
+        from mmlt.models.losses.utils import group_means
+        return group_means(dict(mean_score=self.mean_score), groups,
+                           self.num_classes)
 
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, alpha={self.alpha}, '

@@ -31,7 +31,7 @@ from torch.autograd.function import once_differentiable
 
 from mmdet.registry import MODELS
 from mmlt.utils.dist import all_reduce_sum
-from .utils import compute_dtype, to_index_groups
+from .utils import compute_dtype, group_means
 
 __all__ = [
     'EqualizedFocalLoss', 'EqualizedQualityFocalLoss',
@@ -546,18 +546,10 @@ class _EqualizedBase(nn.Module):
         """Mean focusing factor, weighting factor and ``g`` per class group
         (``{'gamma_r': .., 'weight_r': .., 'grad_ratio_r': .., ...}``;
         empty groups left out), for :class:`LossStateLoggerHook`."""
-        gamma = self.focusing_factor().detach().cpu()
-        weight = gamma / self._base_gamma()
-        ratio = self.pos_neg.detach().cpu()
-        out = {}
-        for name, idx in to_index_groups(groups, self.num_classes).items():
-            if not len(idx):
-                continue
-            idx = torch.from_numpy(idx)
-            out[f'gamma_{name}'] = float(gamma[idx].mean())
-            out[f'weight_{name}'] = float(weight[idx].mean())
-            out[f'grad_ratio_{name}'] = float(ratio[idx].mean())
-        return out
+        gamma = self.focusing_factor()
+        return group_means(
+            dict(gamma=gamma, weight=gamma / self._base_gamma(),
+                 grad_ratio=self.pos_neg), groups, self.num_classes)
 
     # --------------------------------------------------------- statistics
     @torch.no_grad()

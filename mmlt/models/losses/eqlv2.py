@@ -11,9 +11,9 @@ from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmlt.utils.dist import all_reduce_sum
-from .utils import (WeightedSigmoidBCE, check_head_classes, onehot_targets,
-                    prepare_inputs, reduce_total, sigmoid_accuracy,
-                    to_index_groups)
+from .utils import (WeightedSigmoidBCE, check_head_classes, group_means,
+                    onehot_targets, prepare_inputs, reduce_total,
+                    sigmoid_accuracy)
 
 __all__ = ['EqualizationLossV2']
 
@@ -169,17 +169,9 @@ class EqualizationLossV2(nn.Module):
             empty groups are left out.
         """
         pos_w, neg_w = self.get_weight()
-        ratio = self.pos_neg.detach().cpu()
-        pos_w, neg_w = pos_w[:-1].cpu(), neg_w[:-1].cpu()
-        out = {}
-        for name, idx in to_index_groups(groups, self.num_classes).items():
-            if not len(idx):
-                continue
-            idx = torch.from_numpy(idx)
-            out[f'pos_w_{name}'] = float(pos_w[idx].mean())
-            out[f'neg_w_{name}'] = float(neg_w[idx].mean())
-            out[f'grad_ratio_{name}'] = float(ratio[idx].mean())
-        return out
+        return group_means(
+            dict(pos_w=pos_w[:-1], neg_w=neg_w[:-1], grad_ratio=self.pos_neg),
+            groups, self.num_classes)
 
     # ---------------------------------------------------------------- loss
     def forward(self,

@@ -271,3 +271,21 @@ def to_index_groups(groups: Union[Dict[str, Sequence[int]], Sequence[str],
             raise ValueError(f'group {k!r} has label indices outside '
                              f'[0, {num_classes})')
     return out
+
+
+def group_means(values: Dict[str, Tensor],
+                groups: Union[Dict[str, Sequence[int]], Sequence[str],
+                              np.ndarray],
+                num_classes: int) -> Dict[str, float]:
+    """Mean of each per-class vector over each class group:
+    ``{f'{key}_{group}': mean}`` (groups as :func:`to_index_groups`; empty
+    groups left out), what the losses' ``group_weight_stats`` log."""
+    values = {k: v.detach().cpu() for k, v in values.items()}
+    out = {}
+    for name, idx in to_index_groups(groups, num_classes).items():
+        if not len(idx):
+            continue
+        idx = torch.from_numpy(idx)
+        for key, v in values.items():
+            out[f'{key}_{name}'] = float(v[idx].mean())
+    return out
