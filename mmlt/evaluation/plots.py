@@ -95,12 +95,7 @@ def plot_per_class_ap(counts: Sequence,
         ax.set_title(title)
     if x.size:
         ax.legend(loc='upper left', fontsize='small')
-    fig.tight_layout()
-    out_dir = osp.dirname(out_file)
-    if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-    fig.savefig(out_file)
-    return out_file
+    return _save(fig, out_file)
 
 
 def _new_figure(figsize):
@@ -127,7 +122,7 @@ def _save(fig, out_file: str) -> str:
     return out_file
 
 
-def plt_color(cmap: str, i: int):
+def _cmap_color(cmap: str, i: int):
     from matplotlib import colormaps
     return colormaps[cmap](i)
 
@@ -197,7 +192,7 @@ def plot_run_comparison(group_aps: Dict[str, Dict[str, float]],
     # tab10 up to 10 runs, tab20 up to 20; beyond that colours repeat and
     # the marker tells the runs apart
     colors = [f'C{i % 10}' if len(runs) <= 10 else
-              plt_color('tab20', i % 20) for i in range(len(runs))]
+              _cmap_color('tab20', i % 20) for i in range(len(runs))]
     markers = ['o', 's', '^', 'D', 'v'][:1 + (len(runs) - 1) // 20]
     many = len(runs) > 8
     iou_types = [t for t in per_class if per_class[t]]

@@ -37,5 +37,5 @@ def test_many_runs_png(tmp_path, n_runs):
     assert w <= 26 * 120 and h >= 2 * 4.2 * 120 * 0.9
     # more than 10 runs: tab20, so the first 17 colours are distinct
     if n_runs > 10:
-        cols = {plots.plt_color('tab20', i) for i in range(n_runs)}
+        cols = {plots._cmap_color('tab20', i) for i in range(n_runs)}
         assert len(cols) == n_runs
