@@ -167,18 +167,12 @@ def load_coco(ann_file: str, img_ids: Optional[Sequence] = None,
 def load_voc(year_root: str, split: str, img_ids: Optional[Sequence] = None,
              progress: bool = True) -> dict:
     from mmlt.datasets.multilabel import (VOC_CLASSES, load_voc_image_labels,
-                                          read_voc_id_list)
+                                          read_voc_id_list, select_voc_ids)
     ids = read_voc_id_list(
         osp.join(year_root, 'ImageSets', 'Main', f'{split}.txt'))
     if img_ids is not None:
-        known = set(ids)
-        img_ids = [str(i) for i in img_ids]
-        miss = [i for i in img_ids if i not in known]
-        if miss:
-            raise AnnotationError(
-                f'{len(miss)} listed ids are not in the {split} split of '
-                f'{year_root} (e.g. {miss[:5]})')
-        ids = img_ids
+        ids = select_voc_ids(ids, img_ids, 'listed ids',
+                             f'the {split} split of {year_root}')
     per_img = load_voc_image_labels(year_root, ids, progress=progress)
     keep = [i for i, lab in enumerate(per_img) if len(lab)]
     ids = [ids[i] for i in keep]

@@ -303,6 +303,19 @@ def read_voc_id_list(path: str) -> List[str]:
         return [line.strip().split()[0] for line in f if line.strip()]
 
 
+def select_voc_ids(ids: Sequence[str], subset: Sequence, what: str,
+                   where: str) -> List[str]:
+    """``subset`` (as strings) after checking that every id is in ``ids``;
+    the error names the ids (``what``) and the list they miss (``where``)."""
+    known = set(ids)
+    subset = [str(i) for i in subset]
+    miss = [i for i in subset if i not in known]
+    if miss:
+        raise AnnotationError(f'{len(miss)} {what} are not in {where} '
+                              f'(e.g. {miss[:5]})')
+    return subset
+
+
 @DATASETS.register_module()
 class MultiLabelVOCDataset(MultiLabelDataset):
     """Image-level labels of Pascal VOC (VOC-MLT).
@@ -328,14 +341,8 @@ class MultiLabelVOCDataset(MultiLabelDataset):
         ids = read_voc_id_list(self.ann_file)
         subset = self._img_ids()
         if subset is not None:
-            subset = [str(i) for i in subset]
-            known = set(ids)
-            miss = [i for i in subset if i not in known]
-            if miss:
-                raise AnnotationError(
-                    f'{len(miss)} ids of {self.img_id_file} are not in '
-                    f'{self.ann_file} (e.g. {miss[:5]})')
-            ids = subset
+            ids = select_voc_ids(ids, subset, f'ids of {self.img_id_file}',
+                                 self.ann_file)
         labels = load_voc_image_labels(sub_root, ids,
                                        self._metainfo['classes'],
                                        self.with_difficult)

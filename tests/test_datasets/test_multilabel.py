@@ -206,3 +206,16 @@ def test_pipeline_transforms(tmp_path):
         h, w = r['img'].shape[:2]
         assert 79 <= h <= 100 and 39 <= w <= 50
         assert 0.5 <= h / w <= 2.0 + 0.05
+
+
+def test_select_voc_ids_names_missing_ids():
+    from mmlt.datasets.class_stats import AnnotationError
+    from mmlt.datasets.multilabel import select_voc_ids
+    ids = ['2008_000001', '2008_000002', '2008_000003']
+    assert select_voc_ids(ids, ['2008_000003', '2008_000001'], 'x', 'y') == \
+        ['2008_000003', '2008_000001']
+    with pytest.raises(AnnotationError,
+                       match=r"^1 ids of l\.txt are not in trainval\.txt "
+                       r"\(e\.g\. \['2009_000009'\]\)$"):
+        select_voc_ids(ids, ['2008_000002', '2009_000009'], 'ids of l.txt',
+                       'trainval.txt')
