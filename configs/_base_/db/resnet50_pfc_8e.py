@@ -25,12 +25,9 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
         style='pytorch',
-        # torchvision's ImageNet weights by URL (torchvision:// would
-        # import torchvision)
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://download.pytorch.org/models/'
-            'resnet50-0676ba61.pth')),
+        # torchvision's ImageNet weights (mmlt resolves the name without
+        # torchvision: $TORCH_HOME/hub/checkpoints/resnet50-0676ba61.pth)
+        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
     neck=dict(type='PFC', in_channels=2048, out_channels=256, dropout=0.5),
     in_channels=256)
 
