@@ -10,14 +10,20 @@ Annotation-only json at real LVIS v1 scale (no images)::
 
     python tools/make_toy_lvis.py --lvis-scale --split train|val
         [--num-images N] [--num-classes 1203] --out FILE.json
+
+A few images in a real dataset's format, category set and image sizes
+(what tools/misc/smoke_configs.py runs the real configs on)::
+
+    python tools/make_toy_lvis.py --real-format lvis_v1|lvis_v0.5|openimages|coco|voc
+        --out DATA_ROOT [--num-images N] [--num-val-images N]
 """
 import argparse
 import os.path as osp
 import time
 
-from mmlt.datasets.toy_lvis import (format_summary,
+from mmlt.datasets.toy_lvis import (REAL_FORMATS, format_summary,
                                     make_lvis_scale_annotations,
-                                    make_toy_lvis)
+                                    make_real_format_data, make_toy_lvis)
 
 
 def parse_args(argv=None):
@@ -52,6 +58,16 @@ def parse_args(argv=None):
         'fewer scales classes and boxes down proportionally')
     parser.add_argument('--num-classes', type=int, default=1203)
     parser.add_argument(
+        '--real-format',
+        choices=REAL_FORMATS,
+        help='write a few images in this dataset\'s format and category '
+        'set into --out (the folder a config\'s data_root names)')
+    parser.add_argument(
+        '--num-val-images',
+        type=int,
+        default=None,
+        help='--real-format: val/test images (default per format)')
+    parser.add_argument(
         '--train-images',
         type=int,
         default=None,
@@ -63,6 +79,15 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     progress = not args.no_progress
+    if args.real_format:
+        if args.out is None:
+            raise SystemExit('--real-format needs --out DATA_ROOT')
+        files = make_real_format_data(
+            args.out, args.real_format, seed=args.seed,
+            train_images=args.num_images, val_images=args.num_val_images)
+        for split, path in files.items():
+            print(f'{args.real_format} {split}: {path}')
+        return
     if args.lvis_scale:
         if args.out is None:
             raise SystemExit('--lvis-scale needs --out FILE.json')

@@ -11,3 +11,10 @@ _base_ = '../lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py'
 model = dict(
     roi_head=dict(
         bbox_head=dict(type='NCMBBoxHead', feature='fc', scale=20.0)))
+# Test-time only: `posthoc` is the tool command that writes the tested
+# checkpoint ({stage1}: the stage-1 checkpoint, {config}: this file,
+# {out}: the checkpoint written); tools/misc/smoke_configs.py runs it.
+posthoc = dict(
+    stage1='work_dirs/mask-rcnn_r50_fpn_1x_lvis-v1/epoch_12.pth',
+    command=['tools/misc/ncm.py', '{config}', '{stage1}', '--feature',
+             'fc', '--out', '{out}'])

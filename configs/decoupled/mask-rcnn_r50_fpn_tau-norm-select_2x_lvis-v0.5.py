@@ -7,3 +7,10 @@
 #   ./tools/dist_test.sh configs/decoupled/mask-rcnn_r50_fpn_tau-norm-select_2x_lvis-v0.5.py \
 #       work_dirs/tau-norm_lvis-v0.5/tau_norm_select.pth 8 --eval bbox segm
 _base_ = '../lvis/mask-rcnn_r50_fpn_2x_lvis-v0.5.py'
+# Test-time only: `posthoc` is the tool command that writes the tested
+# checkpoint ({stage1}: the stage-1 checkpoint, {config}: this file,
+# {out}: the checkpoint written); tools/misc/smoke_configs.py runs it.
+posthoc = dict(
+    stage1='work_dirs/mask-rcnn_r50_fpn_2x_lvis-v0.5/epoch_24.pth',
+    command=['tools/misc/tau_norm.py', '{stage1}', '--tau', '1.0',
+             '--select', 'r', 'c', '--out', '{out}'])

@@ -8,3 +8,10 @@
 #       work_dirs/tau-norm_lvis-v0.5/tau_norm.pth 8 --eval bbox segm
 # (--tau-sweep 0 0.25 0.5 0.75 1 prints the row norms per r/c/f group)
 _base_ = '../lvis/mask-rcnn_r50_fpn_2x_lvis-v0.5.py'
+# Test-time only: `posthoc` is the tool command that writes the tested
+# checkpoint ({stage1}: the stage-1 checkpoint, {config}: this file,
+# {out}: the checkpoint written); tools/misc/smoke_configs.py runs it.
+posthoc = dict(
+    stage1='work_dirs/mask-rcnn_r50_fpn_2x_lvis-v0.5/epoch_24.pth',
+    command=['tools/misc/tau_norm.py', '{stage1}', '--tau', '1.0',
+             '--out', '{out}'])

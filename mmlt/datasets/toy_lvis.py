@@ -24,7 +24,8 @@ import numpy as np
 
 __all__ = [
     'GENERATOR_VERSION', 'LVIS_V1_STATS', 'frequency_of', 'toy_lvis_classes',
-    'make_toy_lvis', 'make_lvis_scale_annotations', 'format_summary'
+    'make_toy_lvis', 'make_lvis_scale_annotations', 'format_summary',
+    'LVIS_V05_STATS', 'REAL_FORMATS', 'make_real_format_data'
 ]
 
 # Bump whenever the output of either generator changes for the same
@@ -789,14 +790,14 @@ def _frequent_counts(rng, n, lo, hi, mean):
     return np.clip(f(np.sqrt(a * b)), lo, hi).astype(np.int64)
 
 
-def _lvis_profile(seed, n_train, num_classes):
+def _lvis_profile(seed, n_train, num_classes, stats=LVIS_V1_STATS):
     """Train class profile: group, image_count and instance_count per class.
 
     Depends only on (seed, n_train, num_classes), so the train and val files
     of one seed share the same category table.
     """
     rng = _rng(seed, 100)
-    S = LVIS_V1_STATS
+    S = stats
     nr = int(round(num_classes * S['rare'] / S['num_classes']))
     nc = int(round(num_classes * S['common'] / S['num_classes']))
     nf = num_classes - nr - nc
@@ -1082,3 +1083,253 @@ def format_summary(info):
         f"  val ann:   {info['val_ann']}",
     ]
     return '\n'.join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Mode 3: a few images in a real dataset's format and category set
+# ---------------------------------------------------------------------------
+
+LVIS_V05_STATS = dict(
+    train_images=57263,
+    val_images=5000,
+    train_boxes=693958,
+    val_boxes=50763,
+    num_classes=1230,
+    rare=454,
+    common=461,
+    frequent=315)
+
+#: COCO 2017 category ids (80 of 1..90).
+COCO_CAT_IDS = tuple(i for i in range(1, 91) if i not in (
+    12, 26, 29, 30, 45, 66, 68, 69, 71, 83))
+_OPENIMAGES_SIZES = np.array([(1024, 768), (1024, 683), (768, 1024),
+                              (1024, 576), (683, 1024)])
+_VOC_SIZES = np.array([(500, 375), (375, 500), (500, 333), (333, 500)])
+
+REAL_FORMATS = ('lvis_v1', 'lvis_v0.5', 'openimages', 'coco', 'voc')
+
+
+def _render_polygons(rng, w, h, polys):
+    """A noisy grey image with each polygon filled in a random colour."""
+    import cv2
+    img = _background(rng, int(h), int(w))
+    img += _NOISE_LUT[rng.integers(0, 256, img.shape, dtype=np.uint8)]
+    for poly in polys:
+        pts = np.round(np.asarray(poly, np.float64).reshape(-1, 2)).astype(
+            np.int32)
+        cv2.fillPoly(img, [pts], rng.uniform(0, 255, 3).tolist())
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _write_jpg(path, img):
+    import cv2
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    ok, buf = cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise RuntimeError(f'could not encode {path}')
+    _write_if_changed(path, buf.tobytes())
+
+
+def _boxes_for(rng, n_images, sizes, cover, extra_per_image):
+    """Per-image (class, polygon, bbox, area) lists.
+
+    Every class in ``cover`` gets one instance in a random image (a
+    tiny training set still has a non-zero count for every class, as the
+    full dataset does), then each image gets ``extra_per_image`` more of
+    random classes.
+    """
+    cover = rng.permutation(np.asarray(cover, np.int64))
+    img_of = np.arange(cover.size) % n_images
+    extra_cls = rng.choice(cover, n_images * extra_per_image)
+    cls = np.concatenate([cover, extra_cls])
+    img = np.concatenate([img_of, np.repeat(np.arange(n_images),
+                                            extra_per_image)])
+    wh = sizes[rng.integers(0, len(sizes), n_images)]
+    seg, nv, bbox, area = _random_polygons(rng, wh[img])
+    per_image = [[] for _ in range(n_images)]
+    for i in np.argsort(img, kind='stable'):
+        per_image[img[i]].append(
+            (int(cls[i]), seg[i][:2 * nv[i]].tolist(), bbox[i].tolist(),
+             float(area[i])))
+    return wh, per_image
+
+
+def _smoke_lvis(root, version, seed, n_train, n_val):
+    from mmdet.datasets import LVISV05Dataset, LVISV1Dataset
+    v1 = version == 'v1'
+    S = LVIS_V1_STATS if v1 else LVIS_V05_STATS
+    names = (LVISV1Dataset if v1 else LVISV05Dataset).METAINFO['classes']
+    C = S['num_classes']
+    assert len(names) == C
+    counts, inst, _ = _lvis_profile(seed, S['train_images'], C, S)
+    cats = [
+        dict(id=i + 1, name=names[i], synset=f'{names[i]}.n.01',
+             synonyms=[names[i]], frequency=frequency_of(int(counts[i])),
+             image_count=int(counts[i]), instance_count=int(inst[i]),
+             **{'def': f'LVIS {version} category {i + 1} (synthetic data)'})
+        for i in range(C)
+    ]
+    rng = _rng(seed, 300 if v1 else 301)
+    out = {}
+    ann_id = 0
+    for split, n, cover, extra in (
+            ('train', n_train, np.arange(C), 4),
+            ('val', n_val, rng.choice(C, 8 * n_val, replace=False), 2)):
+        offset = 0 if split == 'train' else VAL_ID_OFFSET
+        wh, per_image = _boxes_for(rng, n, _COCO_SIZES, cover, extra)
+        images, anns = [], []
+        for i in range(n):
+            img_id = offset + i + 1
+            present = {c for c, *_ in per_image[i]}
+            neg = sorted(int(c) + 1 for c in rng.choice(C, 5, replace=False)
+                         if c not in present)
+            rec = _image_record(img_id, split, wh[i, 0], wh[i, 1], neg, [])
+            if not v1:
+                rec['file_name'] = f'COCO_{split}2014_{img_id:012d}.jpg'
+                del rec['coco_url']
+            images.append(rec)
+            for c, poly, box, area in per_image[i]:
+                ann_id += 1
+                anns.append(dict(id=ann_id, image_id=img_id,
+                                 category_id=c + 1, segmentation=[poly],
+                                 area=area, bbox=box))
+            _write_jpg(osp.join(root, f'{split}2017', f'{img_id:012d}.jpg'),
+                       _render_polygons(rng, wh[i, 0], wh[i, 1],
+                                        [p for _, p, _, _ in per_image[i]]))
+        name = f'lvis_{version}_{split}.json'
+        data = dict(info=_info(f'mmlt smoke data, LVIS {version} {split}'),
+                    licenses=_LICENSES, categories=cats, images=images,
+                    annotations=anns)
+        os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+        _dump_json(data, osp.join(root, 'annotations', name))
+        out[split] = osp.join(root, 'annotations', name)
+    return out
+
+
+def _smoke_coco_like(root, fmt, seed, n_train, n_val):
+    """COCO-format json + images: 'coco' (80 COCO ids, train2017/val2017)
+    or 'openimages' (500 classes, train/ val/, openimages2coco names)."""
+    rng = _rng(seed, 302 if fmt == 'coco' else 303)
+    if fmt == 'coco':
+        from mmdet.datasets import CocoDataset
+        names = CocoDataset.METAINFO['classes']
+        cat_ids = COCO_CAT_IDS
+        sizes, dirs = _COCO_SIZES, dict(train='train2017', val='val2017')
+        files = dict(train='instances_train2017.json',
+                     val='instances_val2017.json')
+    else:
+        names = [f'OpenImages class {i:03d}' for i in range(500)]
+        cat_ids = tuple(range(1, 501))
+        sizes, dirs = _OPENIMAGES_SIZES, dict(train='train', val='val')
+        files = dict(train='openimages_challenge_2019_train_bbox.json',
+                     val='openimages_challenge_2019_val_bbox.json')
+    C = len(cat_ids)
+    cats = [dict(id=cat_ids[i], name=names[i], supercategory='object')
+            for i in range(C)]
+    out = {}
+    ann_id = 0
+    for split, n, extra in (('train', n_train, 3), ('val', n_val, 4)):
+        offset = 0 if split == 'train' else VAL_ID_OFFSET
+        cover = np.arange(C) if split == 'train' or fmt == 'coco' else \
+            rng.choice(C, 4 * n, replace=False)
+        wh, per_image = _boxes_for(rng, n, sizes, cover, extra)
+        images, anns = [], []
+        for i in range(n):
+            img_id = offset + i + 1
+            fname = (f'{img_id:012d}.jpg' if fmt == 'coco' else
+                     f'{img_id:016x}.jpg')
+            images.append(dict(id=img_id, file_name=fname,
+                               width=int(wh[i, 0]), height=int(wh[i, 1])))
+            for c, poly, box, area in per_image[i]:
+                ann_id += 1
+                anns.append(dict(id=ann_id, image_id=img_id,
+                                 category_id=cat_ids[c], segmentation=[poly],
+                                 area=area, bbox=box, iscrowd=0))
+            _write_jpg(osp.join(root, dirs[split], fname),
+                       _render_polygons(rng, wh[i, 0], wh[i, 1],
+                                        [p for _, p, _, _ in per_image[i]]))
+        data = dict(info=_info(f'mmlt smoke data, {fmt} {split}'),
+                    licenses=_LICENSES, categories=cats, images=images,
+                    annotations=anns)
+        os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+        out[split] = osp.join(root, 'annotations', files[split])
+        _dump_json(data, out[split])
+    return out
+
+
+def _smoke_voc(root, seed, n_train, n_val):
+    """VOC2012 trainval + VOC2007 test: ImageSets/Main lists, XML, JPEGs."""
+    from .multilabel import VOC_CLASSES
+    rng = _rng(seed, 304)
+    out = {}
+    for year, split, n in (('VOC2012', 'trainval', n_train),
+                           ('VOC2007', 'test', n_val)):
+        sub = osp.join(root, year)
+        wh, per_image = _boxes_for(rng, n, _VOC_SIZES,
+                                   np.arange(len(VOC_CLASSES)), 2)
+        ids = [f'{year[3:]}_{i + 1:06d}' for i in range(n)]
+        for i, img_id in enumerate(ids):
+            objs = ''.join(
+                f'<object><name>{VOC_CLASSES[c]}</name><difficult>0'
+                f'</difficult><bndbox><xmin>{b[0] + 1:.0f}</xmin><ymin>'
+                f'{b[1] + 1:.0f}</ymin><xmax>{b[0] + b[2]:.0f}</xmax><ymax>'
+                f'{b[1] + b[3]:.0f}</ymax></bndbox></object>'
+                for c, _, b, _ in per_image[i])
+            xml = (f'<annotation><folder>{year}</folder><filename>{img_id}'
+                   f'.jpg</filename><size><width>{wh[i, 0]}</width><height>'
+                   f'{wh[i, 1]}</height><depth>3</depth></size>{objs}'
+                   '</annotation>')
+            os.makedirs(osp.join(sub, 'Annotations'), exist_ok=True)
+            _write_if_changed(
+                osp.join(sub, 'Annotations', f'{img_id}.xml'), xml.encode())
+            _write_jpg(osp.join(sub, 'JPEGImages', f'{img_id}.jpg'),
+                       _render_polygons(rng, wh[i, 0], wh[i, 1],
+                                        [p for _, p, _, _ in per_image[i]]))
+        lst = osp.join(sub, 'ImageSets', 'Main', f'{split}.txt')
+        os.makedirs(osp.dirname(lst), exist_ok=True)
+        _write_if_changed(lst, ('\n'.join(ids) + '\n').encode())
+        out[split] = lst
+    return out
+
+
+def make_real_format_data(root, fmt, seed=0, train_images=None,
+                          val_images=None):
+    """A few synthetic images in the format and category set of a real
+    dataset, at its real image sizes, so that a real config runs unchanged.
+
+    ``fmt`` and what ``root`` receives (the folder a config's ``data_root``
+    names):
+
+    * ``lvis_v1``: ``annotations/lvis_v1_{train,val}.json`` with LVIS v1's
+      1,203 category names and a category table whose ``frequency`` /
+      ``image_count`` / ``instance_count`` follow the full-scale profile
+      (337 rare, 461 common, 405 frequent); images under ``train2017/`` and
+      ``val2017/`` addressed by ``coco_url``.
+    * ``lvis_v0.5``: likewise with v0.5's 1,230 names (454 / 461 / 315) and
+      COCO-2014 style ``file_name``.
+    * ``openimages``: openimages2coco jsons (500 classes), ``train/``
+      ``val/``, OpenImages-like sizes (1024 px long side).
+    * ``coco``: ``instances_{train,val}2017.json`` with COCO's 80 category
+      ids, for COCO-MLT (``tools/create_longtail_dataset.py`` draws the
+      subset from it).
+    * ``voc``: ``VOC2012`` (trainval) and ``VOC2007`` (test) folders.
+
+    Every class gets at least one training instance (as in the full sets,
+    so frequency-based methods never see a zero count); COCO-like image
+    sizes (640 x 480 etc.). Boxes carry 4-8 point polygons.
+
+    Returns:
+        dict: split -> annotation file (or id list) written.
+    """
+    if fmt not in REAL_FORMATS:
+        raise ValueError(f'fmt must be one of {REAL_FORMATS}, got {fmt!r}')
+    defaults = dict(lvis_v1=(16, 2), openimages=(16, 2), coco=(96, 8),
+                    voc=(64, 8))
+    defaults['lvis_v0.5'] = defaults['lvis_v1']
+    n_train = train_images or defaults[fmt][0]
+    n_val = val_images or defaults[fmt][1]
+    if fmt.startswith('lvis'):
+        return _smoke_lvis(root, fmt[5:], seed, n_train, n_val)
+    if fmt == 'voc':
+        return _smoke_voc(root, seed, n_train, n_val)
+    return _smoke_coco_like(root, fmt, seed, n_train, n_val)
