@@ -8,6 +8,7 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
+from conftest import PY, run_tool
 
 from mmlt.datasets.toy_lvis import COCO_CAT_IDS, make_real_format_data
 
@@ -182,14 +183,82 @@ def test_table_between_markers(tmp_path):
         bad: dict(status='failed', error='KeyError: a|b', peak_rss_mb=1024,
                   commit='abc', machine='m', date='2026-01-03'),
     }
-    tool.write_doc(results, [ok, bad, 'configs/x.py'], doc=str(doc))
+    gpu = {bad: dict(status='passed', s_per_iter=0.25, peak_gpu_mb=3072,
+                     peak_rss_mb=9000, commit='def', machine='h200',
+                     date='2026-01-04')}
+    tool.write_doc(results, [ok, bad, 'configs/x.py'], doc=str(doc),
+                   gpu_results=gpu)
     text = doc.read_text()
     assert text.startswith('# Title\nintro\n') and text.endswith('after\n')
     assert 'old' not in text
-    assert '1 of 3 real configs passed' in text
-    assert f'| `{ok}` | 16 | 12.3 | 3.0 | 2.0 | passed |' in text
-    assert 'FAILED: KeyError: a\\|b' in text
-    assert '| `configs/x.py` |' in text and 'not run' in text
+    assert '2 of 3 real configs passed (1 on the CPU, 1 on the GPU)' in text
+    assert 'CPU runs: 2026-01-02 to 2026-01-03, commits abc; m.' in text
+    assert f'| `{ok}` | 16 | 12.3 | 3.0 | 2.0 | passed |  |  | not run |' \
+        in text
+    assert f'| `{bad}` | 16 |  |  | 1.0 | FAILED: KeyError: a\\|b | 0.2 | ' \
+        '3.0 | passed |' in text
+    assert '| `configs/x.py` | ? |  |  |  | not run |  |  | not run |' in text
     doc.write_text('no markers')
     with pytest.raises(SystemExit, match='markers'):
         tool.write_doc(results, [ok], doc=str(doc))
+
+
+def _smoke(tmp_path, configs, timeout):
+    """The tool as a user runs it; results in tmp_path, not docs/."""
+    res = tmp_path / 'results.json'
+    run_tool([PY, 'tools/misc/smoke_configs.py', *configs, '--work-root',
+              str(tmp_path / 'smoke'), '--results', str(res)],
+             timeout=timeout)
+    return json.loads(res.read_text())
+
+
+def _check_passed(results, configs):
+    for c in configs:
+        r = results[c]
+        assert r['status'] == 'passed', (c, r.get('error'))
+        assert r['iters'] == 2 and r['s_per_iter'] > 0
+        assert np.isfinite(r['last_loss'])
+        assert r['test_images'] >= 1 and r['metrics']
+        assert r['peak_rss_mb'] > 100
+
+
+# One cheap config of the classification family and a detector with its
+# stage 2 (BAGS from the Faster R-CNN stage-1 smoke checkpoint), in CI.
+CI_CONFIGS = ['configs/db/resnet50_pfc_db-focal_voc-mlt.py',
+              'configs/bags/faster-rcnn_r50_fpn_bags_1x_lvis-v1.py']
+
+
+def test_smoke_cheap_configs_end_to_end(tmp_path):
+    results = _smoke(tmp_path, CI_CONFIGS, timeout=1500)
+    stage1 = 'configs/lvis/faster-rcnn_r50_fpn_1x_lvis-v1.py'
+    _check_passed(results, CI_CONFIGS + [stage1])
+    assert 'multilabel/mAP' in ' '.join(results[CI_CONFIGS[0]]['metrics'])
+    assert any(k.startswith('lvis/bbox_AP') for k in results[stage1][
+        'metrics'])
+    # stage 2 loaded the stage-1 smoke checkpoint through its own load_from
+    link = tmp_path / 'smoke' / 'work_dirs' / 'faster-rcnn_r50_fpn_1x_lvis-v1'
+    assert (link / 'epoch_12.pth').resolve() == (link / 'smoke.pth').resolve()
+    log = (tmp_path / 'smoke' / results[CI_CONFIGS[1]]['log']).read_text()
+    assert 'Load checkpoint from work_dirs/faster-rcnn_r50_fpn_1x_lvis-v1/' \
+        'epoch_12.pth' in log
+
+
+# One config of every other family (slow: minutes each on 2 cores).
+FAMILY_CONFIGS = [
+    'configs/lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py',
+    'configs/eql/mask-rcnn_r50_fpn_eql_2x_lvis-v0.5.py',
+    'configs/eqlv2/mask-rcnn_r50_fpn_eqlv2_1x_lvis-v1.py',
+    'configs/seesaw/mask-rcnn_r50_fpn_seesaw_1x_lvis-v1.py',
+    'configs/decoupled/mask-rcnn_r50_fpn_tau-norm_1x_lvis-v1.py',
+    'configs/loce/loce_mask-rcnn_r50_fpn_normed-mask_ms-2x_lvis-v1.py',
+    'configs/efl/retinanet_r50_fpn_efl_rfs-1e-3_2x_lvis-v1.py',
+    'configs/openimages/faster-rcnn_r50_fpn_eqlv2_180k_openimages-'
+    'challenge.py',
+]
+
+
+@pytest.mark.slow
+def test_smoke_one_config_per_family(tmp_path):
+    results = _smoke(tmp_path, FAMILY_CONFIGS, timeout=5400)
+    for c in FAMILY_CONFIGS:
+        assert results[c]['status'] == 'passed', (c, results[c].get('error'))

@@ -54,6 +54,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 RESULTS = osp.join(ROOT, 'docs', 'configs.json')
+GPU_RESULTS = osp.join(ROOT, 'docs', 'configs_gpu.json')
 DOC = osp.join(ROOT, 'docs', 'configs.md')
 BEGIN, END = '<!-- smoke-table:begin -->', '<!-- smoke-table:end -->'
 # data_root prefix -> make_real_format_data format
@@ -257,7 +258,7 @@ def child(args):
     name = config_name(args.child)
     cfg.work_dir = osp.join('work_dirs', name)
     cfg.launcher = 'none'
-    if LARGE.search(name):
+    if LARGE.search(name) and not torch.cuda.is_available():
         _scale_down(cfg, LARGE_SCALE_DIV)
         result['note'] = f'image scales / {LARGE_SCALE_DIV}'
     if args.load_from:
@@ -403,45 +404,64 @@ def write_results(path, results):
     os.replace(tmp, path)
 
 
-def format_table(results, configs):
+def _cells(r, gpu):
+    """(s / iter, s / test img, peak memory, result) cells of one run."""
+    if r is None:
+        return '', '', '', 'not run'
+    ok = r['status'] == 'passed'
+    it = f"{r['s_per_iter']:.1f}" if r.get('s_per_iter') else (
+        'post hoc' if ok else '')
+    test = f"{r['test_s_per_img']:.1f}" if r.get('test_s_per_img') else ''
+    mem = r.get('peak_gpu_mb' if gpu else 'peak_rss_mb')
+    mem = f'{mem / 1024:.1f}' if mem else ''
+    status = 'passed' if ok else 'FAILED: ' + r.get('error', '').replace(
+        '|', '\\|')
+    if r.get('note'):
+        status += f" ({r['note']})"
+    return it, test, mem, status
+
+
+def _provenance(results):
+    if not results:
+        return 'none'
+    machines = sorted({r.get('machine', '?') for r in results.values()})
+    commits = sorted({r.get('commit', '?') for r in results.values()})
+    dates = sorted(r.get('date', '') for r in results.values())
+    return (f'{dates[0][:10]} to {dates[-1][:10]}, commits '
+            f'{", ".join(commits)}; {"; ".join(machines)}')
+
+
+def format_table(results, configs, gpu_results=None):
     from mmengine.config import Config
-    rows = ['| config | base batch | s / train iter | s / test img | '
-            'peak RSS (GB) | result |', '|---|---:|---:|---:|---:|---|']
-    n_pass = 0
+    gpu_results = gpu_results or {}
+    rows = ['| config | base batch | CPU s / iter | CPU s / test img | '
+            'peak RSS (GB) | CPU run | GPU s / iter | peak GPU mem (GB) | '
+            'GPU run |', '|---|---:|---:|---:|---:|---|---:|---:|---|']
+    n_cpu = n_gpu = n_any = 0
     for config in configs:
-        r = results.get(config)
         try:
             base = Config.fromfile(osp.join(ROOT, config)).get(
                 'auto_scale_lr', {}).get('base_batch_size', '')
         except Exception:
             base = '?'
-        if r is None:
-            rows.append(f'| `{config}` | {base} | | | | not run |')
-            continue
-        ok = r['status'] == 'passed'
-        n_pass += ok
-        it = f"{r['s_per_iter']:.1f}" if r.get('s_per_iter') else (
-            'post hoc' if ok else '')
-        test = f"{r['test_s_per_img']:.1f}" if r.get('test_s_per_img') \
-            else ''
-        status = 'passed' if ok else 'FAILED: ' + r.get('error', '').replace(
-            '|', '\\|')
-        if r.get('note'):
-            status += f" ({r['note']})"
-        rows.append(f"| `{config}` | {base} | {it} | {test} | "
-                    f"{r['peak_rss_mb'] / 1024:.1f} | {status} |")
-    machines = sorted({f"{r.get('machine', '?')}" for r in results.values()})
-    commits = sorted({r.get('commit', '?') for r in results.values()})
-    dates = sorted(r.get('date', '') for r in results.values())
-    head = (f'{n_pass} of {len(configs)} real configs passed '
-            f'(runs from {dates[0][:10] if dates else "-"} to '
-            f'{dates[-1][:10] if dates else "-"}, commits '
-            f'{", ".join(commits)}; {"; ".join(machines)}).')
+        cpu, gpu = results.get(config), gpu_results.get(config)
+        ok_c = bool(cpu and cpu['status'] == 'passed')
+        ok_g = bool(gpu and gpu['status'] == 'passed')
+        n_cpu, n_gpu, n_any = n_cpu + ok_c, n_gpu + ok_g, n_any + (ok_c or
+                                                                 ok_g)
+        c_it, c_test, c_mem, c_st = _cells(cpu, False)
+        g_it, _, g_mem, g_st = _cells(gpu, True)
+        rows.append(f'| `{config}` | {base} | {c_it} | {c_test} | {c_mem} | '
+                    f'{c_st} | {g_it} | {g_mem} | {g_st} |')
+    head = (f'{n_any} of {len(configs)} real configs passed ({n_cpu} on '
+            f'the CPU, {n_gpu} on the GPU).\n\nCPU runs: '
+            f'{_provenance(results)}.\nGPU runs: '
+            f'{_provenance(gpu_results)}.')
     return head + '\n\n' + '\n'.join(rows)
 
 
-def write_doc(results, configs, doc=DOC):
-    table = format_table(results, configs)
+def write_doc(results, configs, doc=DOC, gpu_results=None):
+    table = format_table(results, configs, gpu_results)
     text = open(doc).read() if osp.isfile(doc) else f'{BEGIN}\n{END}\n'
     if BEGIN not in text or END not in text:
         raise SystemExit(f'{doc} lacks the markers {BEGIN} / {END}')
@@ -508,8 +528,8 @@ def parse_args(argv=None):
     p.add_argument('--timeout', type=int, default=1800,
                    help='seconds per config')
     p.add_argument('--results', default=None,
-                   help=f'accumulated results json (default {RESULTS} on '
-                   'CPU; none on CUDA)')
+                   help=f'accumulated results json (default {RESULTS}, '
+                   f'with --device cuda {GPU_RESULTS})')
     p.add_argument('--json', default=None,
                    help='also write this run\'s results here')
     p.add_argument('--write-doc', action='store_true',
@@ -519,8 +539,8 @@ def parse_args(argv=None):
     p.add_argument('--load-from', help=argparse.SUPPRESS)
     p.add_argument('--test-only', action='store_true', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.results is None and args.device == 'cpu':
-        args.results = RESULTS
+    if args.results is None:
+        args.results = RESULTS if args.device == 'cpu' else GPU_RESULTS
     return args
 
 
@@ -620,8 +640,9 @@ def main(argv=None):
         failed = [c for c, r in this_run.items() if r['status'] != 'passed']
         print(f'[smoke] {len(this_run) - len(failed)} passed, '
               f'{len(failed)} failed' + ''.join(f'\n  {c}' for c in failed))
-    if args.write_doc or (args.all and args.results):
-        write_doc(results, real_configs())
+    if args.write_doc or args.all:
+        write_doc(load_results(RESULTS), real_configs(),
+                  gpu_results=load_results(GPU_RESULTS))
         print(f'[smoke] wrote {DOC}')
     if configs and failed:
         sys.exit(1)
