@@ -243,8 +243,8 @@ def child(args):
             now = time.perf_counter()
             self.times.append(now - self.t)
             self.t = now
-            loss = {k: float(v) for k, v in (outputs or {}).items()
-                    if 'loss' in k}
+            loss = {k: float(torch.as_tensor(v).detach())
+                    for k, v in (outputs or {}).items() if 'loss' in k}
             self.losses.append(loss)
             bad = [k for k, v in loss.items() if not np.isfinite(v)]
             if bad:
@@ -344,6 +344,10 @@ def run_one(config, args, threads, load_from=None, test_only=False):
         errs = [ln for ln in lines if re.match(r'^\w*(Error|Exception)', ln)]
         result['error'] = (errs[-1] if errs else lines[-1] if lines else
                            f'exit code {rc}')[:300]
+        if rc < 0:
+            result['error'] = f'killed by signal {-rc}' + (
+                f" (out of memory? peak RSS "
+                f"{result['peak_rss_mb'] / 1024:.1f} GB)" if rc == -9 else '')
         if time.perf_counter() > t0 + args.timeout:
             result['error'] = f'timed out after {args.timeout} s'
     result['log'] = osp.relpath(log, args.work_root)
@@ -567,6 +571,8 @@ def main(argv=None):
         args.work_root = osp.abspath(args.work_root)
         os.makedirs(args.work_root, exist_ok=True)
         order, info = plan(configs)
+        # the largest models last (they run alone, with every core)
+        order.sort(key=lambda c: bool(LARGE.search(c)))
         prepare_data(args.work_root,
                      set().union(*(i['formats'] for i in info.values())))
         from concurrent.futures import (FIRST_COMPLETED, ThreadPoolExecutor,
@@ -584,6 +590,15 @@ def main(argv=None):
         def task(config):
             i = info[config]
             load_from = None
+            prev = results.get(config, {})
+            if config not in configs and prev.get('status') == 'passed' \
+                    and osp.isfile(osp.join(args.work_root, osp.dirname(
+                        prev['log']), 'smoke.pth')):
+                # a stage 1 brought in for its checkpoint, already passed
+                with lock:
+                    this_run[config] = prev
+                    pbar.update(1)
+                return prev
             try:
                 if i['stage1']:
                     s1 = this_run[i['stage1']]
@@ -592,10 +607,11 @@ def main(argv=None):
                         raise RuntimeError(
                             f"stage 1 {i['stage1']} has no smoke checkpoint "
                             f"({s1.get('error', 'not run')})")
+                n = (os.cpu_count() or 1) if big(config) else threads
                 if i['cfg'].get('posthoc'):
                     load_from = run_posthoc(config, i['cfg'], i['ckpt'],
-                                            args, threads)
-                r = run_one(config, args, threads, load_from=load_from,
+                                            args, n)
+                r = run_one(config, args, n, load_from=load_from,
                             test_only=bool(load_from))
             except Exception as e:
                 r = dict(config=config, status='failed',
@@ -621,15 +637,22 @@ def main(argv=None):
                     write_results(args.json, this_run)
             return r
 
+        def big(config):
+            return args.device == 'cpu' and LARGE.search(config)
+
         # start a config once its stage 1 has finished
         pending, running = list(order), {}
         with ThreadPoolExecutor(args.jobs) as pool:
             while pending or running:
                 for config in list(pending):
-                    if len(running) >= args.jobs:
+                    if len(running) >= args.jobs or any(
+                            big(c) for c in running):
                         break
                     s1 = info[config]['stage1']
-                    if s1 is None or s1 in this_run:
+                    ready = s1 is None or s1 in this_run
+                    if big(config) and running and ready:
+                        break  # the largest models run alone: drain first
+                    if ready:
                         pending.remove(config)
                         running[config] = pool.submit(task, config)
                 done, _ = wait(list(running.values()),
