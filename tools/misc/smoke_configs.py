@@ -196,7 +196,9 @@ def fake_pretrained(cfg):
         state['fc.weight'] = torch.randn(1000, last) * 0.01
         state['fc.bias'] = torch.zeros(1000)
         os.makedirs(osp.dirname(path), exist_ok=True)
-        torch.save(state, path)
+        tmp = f'{path}.{os.getpid()}.tmp'  # parallel jobs: atomic
+        torch.save(state, tmp)
+        os.replace(tmp, path)
         print(f'[smoke] fake pretrained {ckpt} -> {path}', flush=True)
 
 
@@ -385,6 +387,8 @@ def link_stage1(work_root, stage1_name, ckpt_path):
 
 
 def git_commit():
+    if os.environ.get('MMLT_COMMIT'):  # a copy of the tree without .git
+        return os.environ['MMLT_COMMIT']
     try:
         return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                               cwd=ROOT, capture_output=True, text=True,
