@@ -405,8 +405,9 @@ def test_cuda_device_without_cuda_fails_at_first_enqueue():
         bank.enqueue(*_items([1], [0]))
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
-@pytest.mark.parametrize('device', ['cpu', 'auto'])
+@pytest.mark.parametrize('device', ['cpu', 'auto', 'cuda'])
 def test_cuda_features_into_bank(device):
     bank = FeatureMemoryBank(3, queue_size=2, feat_shape=(2, ), device=device)
     feats, labels, targets = _items([1, 2, 3], [0, 0, 0])
