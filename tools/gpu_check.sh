@@ -392,6 +392,13 @@ start_mmcv_build() {
     echo "mmcv: patching the sources failed (see mmcv_build.log); building as is"
   fi
   mmcv_python_files "$src"
+  # torch builds in parallel only with ninja (else one file at a time)
+  if ! command -v ninja >/dev/null 2>&1; then
+    local nb; nb=$("$PYTHON" -c 'import ninja; print(ninja.BIN_DIR)' 2>/dev/null)
+    [ -n "$nb" ] && export PATH="$nb:$PATH"
+    command -v ninja >/dev/null 2>&1 || \
+      echo "mmcv: WARNING: no ninja on PATH: torch compiles serially (slow)"
+  fi
   T=$(tmo $T_MMCV_BUILD 75)
   echo "mmcv: building $MMCV_VERSION with CUDA ops for sm_${ARCH/./} in the" \
        "background (MAX_JOBS=$JOBS, timeout ${T}s, log mmcv_build.log)"
