@@ -306,10 +306,11 @@ install_mmcv_wheel() {
 }
 
 # Patches of mmcv 2.1.0's sources for a current torch / CUDA (idempotent):
-# torch no longer ships THC/ (its atomics are in ATen/cuda/Atomic.cuh); and
-# the slowest translation unit (filtered_lrelu.cu, minutes alone), then the
-# other .cu files, are compiled first, so that a long file does not start
-# last and become the build's tail.
+# THC/ is gone from newer torch headers (its atomics are in
+# ATen/cuda/Atomic.cuh); and the slowest translation units
+# (filtered_lrelu.cu, minutes alone; the op registries cudabind.cpp and
+# pybind.cpp), then the other .cu files, are compiled first, so that no
+# long file starts last and becomes the build's tail.
 patch_mmcv_src() {
   grep -rl 'THC/THCAtomics.cuh' "$1/mmcv/ops/csrc" 2>/dev/null | \
     xargs -r sed -i 's#<THC/THCAtomics.cuh>#<ATen/cuda/Atomic.cuh>#'
@@ -326,7 +327,9 @@ patch = anchor + f"""\
             compile_ = self.compiler.compile
             def compile(sources, *args, **kwargs):
                 sources = sorted(sources, key=lambda f: (
-                    'filtered_lrelu' not in f, not f.endswith('.cu')))
+                    'filtered_lrelu' not in f,
+                    not f.endswith(('cudabind.cpp', 'pybind.cpp')),
+                    not f.endswith('.cu')))
                 return compile_(sources, *args, **kwargs)
             self.compiler.compile = compile
             try:
