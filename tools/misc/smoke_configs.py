@@ -656,6 +656,9 @@ def main(argv=None):
                     ready = s1 is None or s1 in this_run
                     if big(config) and running and ready:
                         break  # the largest models run alone: drain first
+                    if ready and LARGE.search(config) and sum(
+                            bool(LARGE.search(c)) for c in running) >= 3:
+                        continue  # GPU: at most 3 of them share the card
                     if ready:
                         pending.remove(config)
                         running[config] = pool.submit(task, config)
