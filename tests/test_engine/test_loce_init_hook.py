@@ -160,3 +160,22 @@ def test_bad_images_per_class():
     from mmlt.engine.hooks import MemoryBankInitHook
     with pytest.raises(ValueError, match='images_per_class'):
         MemoryBankInitHook(images_per_class=0)
+
+
+def test_bad_max_images():
+    from mmlt.engine.hooks import MemoryBankInitHook
+    with pytest.raises(ValueError, match='max_images'):
+        MemoryBankInitHook(max_images=0)
+
+
+def test_max_images_caps_the_init_pass(toy_lvis_root, tmp_path):
+    from mmlt.engine.hooks import MemoryBankInitHook
+    runner = make_runner(toy_lvis_root, tmp_path)
+    hook = [h for h in runner.hooks if isinstance(h, MemoryBankInitHook)][0]
+    hook.max_images = 2
+    runner.train()
+    filled = _head(runner).memory_bank.summary()['filled_classes']
+    # toy images hold at most 7 classes: 2 init images + 2 training
+    # iterations x 2 images fill at most 6 x 7 of the 60 classes (a full
+    # init pass fills all 60, test above)
+    assert 1 <= filled <= 6 * 7 < 60

@@ -111,6 +111,10 @@ class MemoryBankInitHook(Hook):
             dataloader's batch size.
         num_workers (int): dataloader workers (0: in process).
         seed (int): base seed of the selection.
+        max_images (int, optional): at most this many images per rank, a
+            random subset of the selection (quick checks such as
+            ``tools/misc/smoke_configs.py`` on a CPU; a real run leaves it
+            None: the bank then starts with fewer features per class).
     """
 
     priority = 'LOW'  # after checkpoint loading and the other hooks
@@ -119,10 +123,14 @@ class MemoryBankInitHook(Hook):
                  images_per_class: Optional[int] = None,
                  batch_size: Optional[int] = None,
                  num_workers: int = 0,
-                 seed: int = 0) -> None:
-        if images_per_class is not None and int(images_per_class) < 1:
-            raise ValueError('MemoryBankInitHook: images_per_class must be '
-                             f'>= 1, got {images_per_class}')
+                 seed: int = 0,
+                 max_images: Optional[int] = None) -> None:
+        for name, v in (('images_per_class', images_per_class),
+                        ('max_images', max_images)):
+            if v is not None and int(v) < 1:
+                raise ValueError(f'MemoryBankInitHook: {name} must be >= 1, '
+                                 f'got {v}')
+        self.max_images = max_images
         self.images_per_class = images_per_class
         self.batch_size = batch_size
         self.num_workers = int(num_workers)
@@ -165,6 +173,9 @@ class MemoryBankInitHook(Hook):
             per_class = 5
         sel = balanced_image_selection(cls_offsets, images, per_class,
                                        self.seed + rank)
+        if self.max_images is not None and len(sel) > self.max_images:
+            sel = np.sort(np.random.default_rng(self.seed + rank).choice(
+                sel, int(self.max_images), replace=False))
         loader = runner.train_dataloader
         # with a batch_sampler (AspectRatioBatchSampler) the loader's own
         # batch_size is None
