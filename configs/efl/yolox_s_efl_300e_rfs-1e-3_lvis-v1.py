@@ -13,6 +13,7 @@
 # YOLOX setting), g from the accumulated gradient ratio (loss buffers);
 # the original's yolov5_except optimizer groups: no decay on norm layers and
 # biases except the classification convs (weights and biases decayed);
+# SimOTA with an exact low-memory class cost (MemoryEfficientSimOTAAssigner);
 # test 640, NMS 0.65, score_thr 1e-4, 300 detections per image (the metric
 # keeps the top 300; mmdet's YOLOXHead has no max_per_img), bbox metric.
 # Differences from the original, which is not mmdet's YOLOX: the original
@@ -54,6 +55,11 @@ model = dict(
             scale_factor=4.0,
             reduction='sum',  # YOLOXHead divides by num_total_samples
             loss_weight=1.0)),
+    # mmdet's SimOTA class cost is priors x GTs x 1203 classes (tens of GB
+    # for a crowded LVIS mosaic); this one is the same assignment in
+    # priors x (GTs + classes)
+    train_cfg=dict(
+        assigner=dict(type='MemoryEfficientSimOTAAssigner', center_radius=2.5)),
     test_cfg=dict(score_thr=0.0001, nms=dict(type='nms', iou_threshold=0.65)))
 
 # MultiImageMixDataset (Mosaic / MixUp need it outermost: YOLOXModeSwitchHook
