@@ -13,6 +13,7 @@ are identical.
 
 Usage: python tools/benchmark/simota_memory.py [--gts 20 60]
        [--classes 1203] [--size 640] [--repeats 3] [--device cpu|cuda]
+       [--write-doc docs/efl.md]
 (mmdet at 60 GTs needs ~8 GB on CPU; lower ``--gts`` on small machines.)
 """
 import argparse
@@ -107,17 +108,27 @@ def main():
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--write-doc', metavar='DOC',
+                        help='put the table between <!-- simota_memory:begin'
+                        ' --> / end markers of DOC (docs/efl.md)')
     parser.add_argument('--child', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
+    if args.write_doc:
+        from mmlt.utils.doc_markers import check_section
+        check_section(args.write_doc, 'simota_memory')
     gb = 1024.**3
-    print(f'SimOTA, {args.size} px ({sum((args.size // s)**2 for s in (8, 16, 32))}'
-          f' priors), {args.classes} classes, {args.device}, '
-          f'{args.threads} thread(s), median of {args.repeats}')
-    print(f'{"GTs":>5} {"mmdet GB":>9} {"mmlt GB":>8} {"mem ratio":>10} '
-          f'{"mmdet s":>8} {"mmlt s":>7} {"speed-up":>9} {"positives":>9}'
-          f' same')
+    import platform
+    lines = [
+        f'SimOTA at {args.size} px ({sum((args.size // s)**2 for s in (8, 16, 32))}'
+        f' priors), {args.classes} classes, {args.device} '
+        f'({platform.machine()}, {args.threads} thread(s)), median of '
+        f'{args.repeats}; memory: peak extra over the inputs', '',
+        '| GTs | mmdet GB | mmlt GB | memory ratio | mmdet s | mmlt s | '
+        'speed-up | positives | same assignment |',
+        '|---:|---:|---:|---:|---:|---:|---:|---:|---|']
+    print(lines[0])
     for num_gt in args.gts:
         out = {}
         for name in ('SimOTAAssigner', 'MemoryEfficientSimOTAAssigner'):
@@ -132,14 +143,22 @@ def main():
                          f'(rc {proc.returncode}):\n{proc.stderr[-2000:]}')
             out[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         ref, ours = out['SimOTAAssigner'], out['MemoryEfficientSimOTAAssigner']
-        print(f'{num_gt:>5} {ref["extra_bytes"] / gb:>9.2f} '
-              f'{ours["extra_bytes"] / gb:>8.3f} '
-              f'{ref["extra_bytes"] / max(ours["extra_bytes"], 1):>9.0f}x '
-              f'{ref["seconds"]:>8.2f} {ours["seconds"]:>7.3f} '
-              f'{ref["seconds"] / ours["seconds"]:>8.1f}x '
-              f'{ours["positives"]:>9} '
-              f'{"yes" if ref["gt_inds"] == ours["gt_inds"] else "NO"}')
-
+        row = (f'| {num_gt} | {ref["extra_bytes"] / gb:.2f} | '
+               f'{ours["extra_bytes"] / gb:.3f} | '
+               f'{ref["extra_bytes"] / max(ours["extra_bytes"], 1):.0f}x | '
+               f'{ref["seconds"]:.2f} | {ours["seconds"]:.3f} | '
+               f'{ref["seconds"] / ours["seconds"]:.1f}x | '
+               f'{ours["positives"]} | '
+               f'{"yes" if ref["gt_inds"] == ours["gt_inds"] else "NO"} |')
+        print(row, flush=True)
+        lines.append(row)
+        if ref['gt_inds'] != ours['gt_inds']:
+            print(f'WARNING: assignments differ at {num_gt} GTs',
+                  file=sys.stderr)
+    if args.write_doc:
+        from mmlt.utils.doc_markers import write_section
+        write_section(args.write_doc, 'simota_memory', '\n'.join(lines))
+        print(f'wrote {args.write_doc}')
 
 if __name__ == '__main__':
     main()

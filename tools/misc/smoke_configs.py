@@ -477,14 +477,9 @@ def format_table(results, configs, gpu_results=None):
 
 
 def write_doc(results, configs, doc=DOC, gpu_results=None):
-    table = format_table(results, configs, gpu_results)
-    text = open(doc).read() if osp.isfile(doc) else f'{BEGIN}\n{END}\n'
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f'{doc} lacks the markers {BEGIN} / {END}')
-    a, rest = text.split(BEGIN, 1)
-    _, b = rest.split(END, 1)
-    with open(doc, 'w') as f:
-        f.write(f'{a}{BEGIN}\n{table}\n{END}{b}')
+    from mmlt.utils.doc_markers import write_section
+    write_section(doc, 'smoke-table',
+                  format_table(results, configs, gpu_results))
 
 
 def interleave_families(configs):

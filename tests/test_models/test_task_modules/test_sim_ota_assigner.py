@@ -99,3 +99,22 @@ def test_yolox_configs_use_it():
         assigner = cfg.model.train_cfg.assigner
         assert assigner.type == 'MemoryEfficientSimOTAAssigner', path
         assert assigner.center_radius == 2.5
+
+
+def test_benchmark_runs_both_assigners(tmp_path):
+    """tools/benchmark/simota_memory.py times the registered assigners and
+    writes its table between the doc's markers."""
+    import subprocess
+    import sys
+    doc = tmp_path / 'doc.md'
+    doc.write_text('x\n<!-- simota_memory:begin -->\n'
+                   '<!-- simota_memory:end -->\ny\n')
+    out = subprocess.run([
+        sys.executable, 'tools/benchmark/simota_memory.py', '--gts', '4',
+        '--classes', '30', '--size', '128', '--repeats', '1', '--write-doc',
+        str(doc)
+    ], capture_output=True, text=True, check=True).stdout
+    row = [line for line in out.splitlines() if line.startswith('| 4 |')]
+    assert len(row) == 1 and row[0].endswith('| yes |'), out
+    text = doc.read_text()
+    assert row[0] in text and text.startswith('x\n') and text.endswith('y\n')
