@@ -16,6 +16,13 @@ A few images in a real dataset's format, category set and image sizes
 
     python tools/make_toy_lvis.py --real-format lvis_v1|lvis_v0.5|openimages|coco|voc
         --out DATA_ROOT [--num-images N] [--num-val-images N]
+
+Existing output (all modes): output that matches the arguments is kept (toy
+set, --lvis-scale) or rewritten byte for byte (--real-format), so a repeated
+call is a no-op; anything else at --out (data of other arguments, or files
+this tool did not write, e.g. a real LVIS copy) is refused unless --force.
+An unwritable --out is reported before any work. Both errors exit with
+status 2 and name the path.
 """
 import argparse
 import os.path as osp
@@ -24,6 +31,7 @@ import time
 from mmlt.datasets.toy_lvis import (REAL_FORMATS, format_summary,
                                     make_lvis_scale_annotations,
                                     make_real_format_data, make_toy_lvis)
+from mmlt.utils.output_paths import OutputPathError, cli_error
 
 
 def parse_args(argv=None):
@@ -43,7 +51,10 @@ def parse_args(argv=None):
         'frequency group (60 classes per unit)')
     parser.add_argument('--img-size', type=int, default=160)
     parser.add_argument(
-        '--force', action='store_true', help='regenerate even if cached')
+        '--force',
+        action='store_true',
+        help='regenerate even if cached, and overwrite whatever --out holds '
+        '(data of other arguments, files not written by this tool)')
     parser.add_argument('--no-progress', action='store_true')
     parser.add_argument(
         '--lvis-scale',
@@ -78,19 +89,27 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        return run(args)
+    except (OutputPathError, ValueError) as e:
+        raise SystemExit(cli_error(e, 'make_toy_lvis.py'))
+
+
+def run(args):
     progress = not args.no_progress
     if args.real_format:
         if args.out is None:
-            raise SystemExit('--real-format needs --out DATA_ROOT')
+            raise ValueError('--real-format needs --out DATA_ROOT')
         files = make_real_format_data(
             args.out, args.real_format, seed=args.seed,
-            train_images=args.num_images, val_images=args.num_val_images)
+            train_images=args.num_images, val_images=args.num_val_images,
+            force=args.force)
         for split, path in files.items():
             print(f'{args.real_format} {split}: {path}')
         return
     if args.lvis_scale:
         if args.out is None:
-            raise SystemExit('--lvis-scale needs --out FILE.json')
+            raise ValueError('--lvis-scale needs --out FILE.json')
         t0 = time.perf_counter()
         info = make_lvis_scale_annotations(
             args.out,
@@ -100,7 +119,8 @@ def main(argv=None):
             num_classes=args.num_classes,
             progress=progress,
             train_images=args.train_images,
-            return_info=True)
+            return_info=True,
+            force=args.force)
         seconds = time.perf_counter() - t0
         g = info['groups']
         print(f"LVIS-scale {args.split} annotations at {info['path']} "

@@ -48,6 +48,8 @@ LVIS_V1_STATS = dict(
     frequent=405)
 
 _INFO_DATE = '2024-01-01 00:00:00'
+# how refusals name the override (tools/make_toy_lvis.py and the functions)
+FORCE_FLAG = '--force (Python: force=True)'
 _LICENSES = [dict(id=1, name='CC0 1.0 (synthetic data)', url='')]
 
 # ---------------------------------------------------------------------------
@@ -597,9 +599,9 @@ def _cache_valid(root, meta_path, params):
     except (OSError, ValueError):
         return None
     if meta.get('version') != GENERATOR_VERSION or meta.get(
-            'params') != params:
-        return None
-    s = meta.get('summary', {})
+            'params') != params or 'summary' not in meta:
+        return None  # another generation, or an interrupted one
+    s = meta['summary']
     for name in ('lvis_v1_train.json', 'lvis_v1_val.json'):
         if not osp.isfile(osp.join(root, 'annotations', name)):
             return None
@@ -609,6 +611,81 @@ def _cache_valid(root, meta_path, params):
         if not _expected_names(s.get(f'{split}_images', -1), offset) <= have:
             return None
     return meta
+
+
+_TOY_DESC_RE = re.compile(r'mmlt toy long-tailed LVIS \((?:train|val), seed '
+                          r'(-?\d+), scale (\d+), (\d+)px\)')
+
+
+def _json_head(path, n=1024):
+    try:
+        with open(path, 'rb') as f:
+            return f.read(n).decode('utf-8', 'replace')
+    except OSError:
+        return ''
+
+
+def _fmt_params(params):
+    return ', '.join(f'{k}={v}' for k, v in params.items())
+
+
+def _existing_toy(root):
+    """What ``root`` holds that :func:`make_toy_lvis` would overwrite.
+
+    Returns ``('empty', None)``, ``('toy', params)`` for an mmlt toy set
+    (complete or interrupted; params from ``meta.json`` or, for a set
+    without it, from the json's description) or ``('foreign', what)``.
+    """
+    meta_path = osp.join(root, 'meta.json')
+    if osp.isfile(meta_path):
+        try:
+            with open(meta_path) as f:
+                meta = json.load(f)
+        except (OSError, ValueError):
+            meta = None
+        if isinstance(meta, dict) and meta.get(
+                'generator') == 'mmlt.datasets.toy_lvis' and isinstance(
+                    meta.get('params'), dict):
+            return 'toy', meta['params']
+        return 'foreign', 'a meta.json not written by make_toy_lvis'
+    found = []
+    for split in ('train', 'val'):
+        ann = osp.join(root, 'annotations', f'lvis_v1_{split}.json')
+        if osp.isfile(ann):
+            m = _TOY_DESC_RE.search(_json_head(ann))
+            if m:
+                return 'toy', dict(seed=int(m.group(1)),
+                                   scale=int(m.group(2)),
+                                   img_size=int(m.group(3)))
+            found.append(f'annotations/lvis_v1_{split}.json')
+    for split in ('train', 'val'):
+        d = osp.join(root, f'{split}2017')
+        if osp.isdir(d):
+            n = sum(1 for name in os.listdir(d) if _IMG_RE.match(name))
+            if n:
+                found.append(f'{split}2017/ ({n} images)')
+    if found:
+        return 'foreign', ', '.join(found) + ' not written by make_toy_lvis'
+    return 'empty', None
+
+
+def _check_toy_destination(root, params):
+    """Refuse to overwrite another toy set or a real dataset (no ``force``).
+    A toy set of the same parameters (an older generator version, or an
+    interrupted run) is regenerated: it holds nothing the call would not
+    write again."""
+    from mmlt.utils.output_paths import refuse_overwrite
+    kind, what = _existing_toy(root)
+    if kind == 'foreign':
+        raise refuse_overwrite(
+            root, f'holds {what} (a real dataset?)',
+            'would overwrite its annotations and delete its 12-digit .jpg '
+            'images', flag=FORCE_FLAG)
+    if kind == 'toy' and what != params:
+        raise refuse_overwrite(
+            root, f'holds the toy LVIS set made with {_fmt_params(what)}',
+            f'asks for {_fmt_params(params)} and would replace it',
+            flag=FORCE_FLAG)
 
 
 def _result(root, meta, generated, seconds):
@@ -651,7 +728,13 @@ def make_toy_lvis(out_dir,
     The output is a pure function of (seed, scale, img_size): json bytes and
     image pixels are identical across runs. If ``out_dir/meta.json`` matches
     the parameters and all files exist, nothing is rewritten unless
-    ``force``.
+    ``force`` (a no-op: the files are what the call would write). A toy set
+    of the same parameters that is incomplete or from an older generator
+    version is regenerated. Without ``force`` anything else is refused with
+    :class:`~mmlt.utils.output_paths.OutputExistsError`: a toy set of other
+    parameters, or files this function did not write (e.g. a real LVIS
+    copy); an unwritable ``out_dir`` raises
+    :class:`~mmlt.utils.output_paths.OutputNotWritableError` before any work.
 
     Returns:
         dict: ``root``, ``train_ann``, ``val_ann``, ``meta`` (absolute
@@ -671,11 +754,23 @@ def make_toy_lvis(out_dir,
         meta = _cache_valid(root, meta_path, params)
         if meta is not None:
             return _result(root, meta, False, time.perf_counter() - t0)
+        _check_toy_destination(root, params)
+    from mmlt.utils.output_paths import check_writable_dir, writing
+    check_writable_dir(root, 'toy dataset folder')
+    with writing(root, 'toy dataset folder'):
+        return _generate_toy(root, seed, scale, img_size, params, progress,
+                             t0)
 
+
+def _generate_toy(root, seed, scale, img_size, params, progress, t0):
+    meta_path = osp.join(root, 'meta.json')
     specs, train_layout, val_layout, targets = _toy_layout(seed, scale)
     os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
-    if osp.exists(meta_path):
-        os.remove(meta_path)  # invalid until everything is rewritten
+    # Incomplete (no summary) until everything is rewritten; the params let
+    # a later call tell an interrupted run of other parameters apart.
+    _dump_json(
+        dict(generator='mmlt.datasets.toy_lvis', version=GENERATOR_VERSION,
+             params=params), meta_path)
     C = len(specs)
     pbar = _progress(
         len(train_layout) + len(val_layout), 'toy_lvis', progress)
@@ -913,7 +1008,8 @@ def make_lvis_scale_annotations(out_file,
                                 num_classes=1203,
                                 progress=True,
                                 train_images=None,
-                                return_info=False):
+                                return_info=False,
+                                force=False):
     """Write an annotation-only LVIS v1 json at real LVIS scale (no images).
 
     Defaults mimic LVIS v1: train 100,170 images / ~1.27M boxes, val 19,809
@@ -935,10 +1031,19 @@ def make_lvis_scale_annotations(out_file,
     (default ``num_images * 100170 / 19809``) for val; pass the train
     ``num_images`` there to get a val file matching a scaled train file.
 
+    An existing ``out_file`` is left as it is when it holds exactly what the
+    call writes (a no-op) and refused without ``force``
+    (:class:`~mmlt.utils.output_paths.OutputExistsError`) when it differs
+    or was not written by this function; a file of other split / seed /
+    size is refused before any work, one of other ``num_classes`` /
+    ``train_images`` after the generation (the json records no more).
+
     Returns:
         str: the absolute path of the written json; with ``return_info`` a
         dict with ``path`` and summary numbers instead.
     """
+    from mmlt.utils.output_paths import (check_writable_file,
+                                         refuse_overwrite, writing)
     if split not in ('train', 'val'):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
     S = LVIS_V1_STATS
@@ -946,6 +1051,24 @@ def make_lvis_scale_annotations(out_file,
     n_images = full if num_images is None else int(num_images)
     if n_images < 1:
         raise ValueError('num_images must be positive')
+    out_file = osp.abspath(out_file)
+    desc = (f'mmlt synthetic LVIS-scale annotations ({split}, seed {seed}, '
+            f'{n_images} images)')
+    compare = False
+    if osp.isfile(out_file) and not force:
+        m = re.search(r'"description":"(mmlt synthetic LVIS-scale '
+                      r'annotations \([^"]*\))"', _json_head(out_file))
+        if m is None:
+            raise refuse_overwrite(
+                out_file, 'is not a file written by --lvis-scale '
+                '(make_lvis_scale_annotations)', 'would replace it',
+                flag=FORCE_FLAG)
+        if m.group(1) != desc:
+            raise refuse_overwrite(out_file, f'holds "{m.group(1)}"',
+                                   f'writes "{desc}"',
+                                   flag=FORCE_FLAG)
+        compare = True
+    check_writable_file(out_file, 'annotation file')
     if split == 'train':
         n_train = n_images
     elif train_images is not None:
@@ -1008,14 +1131,42 @@ def make_lvis_scale_annotations(out_file,
             image_count=int(counts[i]),
             instance_count=int(inst[i])) for i in range(C)
     ]
-    out_file = osp.abspath(out_file)
-    os.makedirs(osp.dirname(out_file) or '.', exist_ok=True)
     tmp = out_file + '.tmp'
+    with writing(out_file, 'annotation file'):
+        _write_lvis_scale(tmp, desc, cats, split, offset, n_images, wh, negs,
+                          not_exh, ann_img, ann_cls, seg, nv, bbox, area)
+        if compare:
+            import filecmp
+            same = filecmp.cmp(tmp, out_file, shallow=False)
+            os.remove(tmp)
+            if not same:
+                raise refuse_overwrite(
+                    out_file, 'holds the same split, seed and image count '
+                    'but other content (other --num-classes / '
+                    '--train-images, or an older generator)',
+                    'writes other annotations', flag=FORCE_FLAG)
+        else:
+            os.replace(tmp, out_file)
+    pbar.update(1)
+    pbar.close()
+    if not return_info:
+        return out_file
+    return dict(
+        path=out_file,
+        split=split,
+        num_classes=C,
+        groups=dict(r=freq.count('r'), c=freq.count('c'), f=freq.count('f')),
+        images=n_images,
+        instances=int(ann_img.size),
+        empty_images=int(n_images - np.unique(ann_img).size))
+
+
+def _write_lvis_scale(tmp, desc, cats, split, offset, n_images, wh, negs,
+                      not_exh, ann_img, ann_cls, seg, nv, bbox, area):
     chunk = 100_000
     with open(tmp, 'w') as f:
         head = dict(
-            info=_info(f'mmlt synthetic LVIS-scale annotations ({split}, '
-                       f'seed {seed}, {n_images} images)'),
+            info=_info(desc),
             licenses=_LICENSES,
             categories=cats)
         f.write(json.dumps(head, separators=(',', ':'))[:-1])
@@ -1050,19 +1201,6 @@ def make_lvis_scale_annotations(out_file,
             f.write((',' if s else '') +
                     json.dumps(recs, separators=(',', ':'))[1:-1])
         f.write(']}')
-    os.replace(tmp, out_file)
-    pbar.update(1)
-    pbar.close()
-    if not return_info:
-        return out_file
-    return dict(
-        path=out_file,
-        split=split,
-        num_classes=C,
-        groups=dict(r=freq.count('r'), c=freq.count('c'), f=freq.count('f')),
-        images=n_images,
-        instances=int(ann_img.size),
-        empty_images=int(n_images - np.unique(ann_img).size))
 
 
 def format_summary(info):
@@ -1292,8 +1430,69 @@ def _smoke_voc(root, seed, n_train, n_val):
     return out
 
 
+_REAL_MARKER = '.mmlt_real_format.json'
+
+
+def _real_format_files(fmt, n_train, n_val):
+    """Paths (relative to the root) :func:`make_real_format_data` writes."""
+    out = []
+    for split, n in (('train', n_train), ('val', n_val)):
+        offset = 0 if split == 'train' else VAL_ID_OFFSET
+        ids = range(offset + 1, offset + n + 1)
+        if fmt.startswith('lvis'):
+            out.append(f'annotations/lvis_{fmt[5:]}_{split}.json')
+            out += [f'{split}2017/{i:012d}.jpg' for i in ids]
+        elif fmt == 'coco':
+            out.append(f'annotations/instances_{split}2017.json')
+            out += [f'{split}2017/{i:012d}.jpg' for i in ids]
+        elif fmt == 'openimages':
+            out.append(
+                f'annotations/openimages_challenge_2019_{split}_bbox.json')
+            out += [f'{split}/{i:016x}.jpg' for i in ids]
+    if fmt == 'voc':
+        for year, split, n in (('VOC2012', 'trainval', n_train),
+                               ('VOC2007', 'test', n_val)):
+            out.append(f'{year}/ImageSets/Main/{split}.txt')
+            for i in range(n):
+                name = f'{year[3:]}_{i + 1:06d}'
+                out += [f'{year}/Annotations/{name}.xml',
+                        f'{year}/JPEGImages/{name}.jpg']
+    return out
+
+
+def _check_real_destination(root, params, n_train, n_val):
+    from mmlt.utils.output_paths import refuse_overwrite
+    marker = osp.join(root, _REAL_MARKER)
+    held = None
+    if osp.isfile(marker):
+        try:
+            with open(marker) as f:
+                held = json.load(f).get('params')
+        except (OSError, ValueError, AttributeError):
+            held = None
+    if isinstance(held, dict):
+        # an older generator version of the same arguments is regenerated
+        if {k: v for k, v in held.items() if k != 'version'} != {
+                k: v for k, v in params.items() if k != 'version'}:
+            fmt = ', '.join(f'{k}={v}' for k, v in held.items())
+            want = ', '.join(f'{k}={v}' for k, v in params.items())
+            raise refuse_overwrite(
+                root, f'holds synthetic data made with {fmt} ({_REAL_MARKER})',
+                f'asks for {want} and would replace it',
+                flag=FORCE_FLAG)
+        return  # same arguments: rewriting gives the same bytes
+    clash = [p for p in _real_format_files(params['format'], n_train, n_val)
+             if osp.lexists(osp.join(root, p))]
+    if clash:
+        more = f' (+{len(clash) - 3} more)' if len(clash) > 3 else ''
+        raise refuse_overwrite(
+            root, f'holds {", ".join(clash[:3])}{more}, not written by '
+            'make_toy_lvis --real-format (a real dataset?)',
+            'would overwrite them', flag=FORCE_FLAG)
+
+
 def make_real_format_data(root, fmt, seed=0, train_images=None,
-                          val_images=None):
+                          val_images=None, force=False):
     """A few synthetic images in the format and category set of a real
     dataset, at its real image sizes, so that a real config runs unchanged.
 
@@ -1318,9 +1517,19 @@ def make_real_format_data(root, fmt, seed=0, train_images=None,
     so frequency-based methods never see a zero count); COCO-like image
     sizes (640 x 480 etc.). Boxes carry 4-8 point polygons.
 
+    ``root/.mmlt_real_format.json`` records the arguments. Calling again
+    with the same arguments rewrites identical bytes (images whose bytes
+    match are not touched); without ``force``, data of other arguments, or
+    files at the paths this function writes that it did not write (a real
+    dataset), are refused with
+    :class:`~mmlt.utils.output_paths.OutputExistsError`, and an unwritable
+    ``root`` raises :class:`~mmlt.utils.output_paths.OutputNotWritableError`
+    before any work.
+
     Returns:
         dict: split -> annotation file (or id list) written.
     """
+    from mmlt.utils.output_paths import check_writable_dir, writing
     if fmt not in REAL_FORMATS:
         raise ValueError(f'fmt must be one of {REAL_FORMATS}, got {fmt!r}')
     defaults = dict(lvis_v1=(16, 2), openimages=(16, 2), coco=(96, 8),
@@ -1328,8 +1537,17 @@ def make_real_format_data(root, fmt, seed=0, train_images=None,
     defaults['lvis_v0.5'] = defaults['lvis_v1']
     n_train = train_images or defaults[fmt][0]
     n_val = val_images or defaults[fmt][1]
-    if fmt.startswith('lvis'):
-        return _smoke_lvis(root, fmt[5:], seed, n_train, n_val)
-    if fmt == 'voc':
-        return _smoke_voc(root, seed, n_train, n_val)
-    return _smoke_coco_like(root, fmt, seed, n_train, n_val)
+    root = osp.abspath(root)
+    params = dict(format=fmt, seed=int(seed), train_images=int(n_train),
+                  val_images=int(n_val), version=GENERATOR_VERSION)
+    if not force:
+        _check_real_destination(root, params, n_train, n_val)
+    check_writable_dir(root, f'{fmt} data folder')
+    with writing(root, f'{fmt} data folder'):
+        _dump_json(dict(generator='mmlt.datasets.toy_lvis --real-format',
+                        params=params), osp.join(root, _REAL_MARKER))
+        if fmt.startswith('lvis'):
+            return _smoke_lvis(root, fmt[5:], seed, n_train, n_val)
+        if fmt == 'voc':
+            return _smoke_voc(root, seed, n_train, n_val)
+        return _smoke_coco_like(root, fmt, seed, n_train, n_val)
