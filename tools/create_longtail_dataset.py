@@ -20,6 +20,11 @@ create_longtail_dataset.py`` there), seeded:
    equals the target. Other classes' counts change as a side effect, so
    the final counts only roughly follow the profile.
 
+Existing files in ``--out``: identical ones are left as they are (a rerun
+with the same arguments is a no-op); files with other content are refused
+(exit 2, naming them) unless ``--force``; an unwritable ``--out`` is
+reported (exit 2) before the annotations are loaded.
+
 Written to ``--out``: ``img_id.txt`` (selected ids, one per line, in file
 order), ``class_freq.json`` (class_freq, neg_class_freq, condition_prob,
 names, cat_ids: the original's ``class_freq.pkl`` fields, read by
@@ -50,6 +55,8 @@ from mmlt.datasets.class_stats import (SPLITS, AnnotationError,
                                        multilabel_freq_info,
                                        multilabel_split, read_img_id_file,
                                        split_indices)
+from mmlt.utils.output_paths import (OutputPathError, check_writable_dir,
+                                     cli_error, writing)
 
 DEFAULT_MAX = dict(coco=1200, voc=800)
 
@@ -196,18 +203,18 @@ def subset_csr(offsets, labels, rows):
     return new, (np.concatenate(parts) if parts else np.zeros(0, np.int64))
 
 
-def write_outputs(out_dir: str, ids: Sequence, offsets, labels, names,
-                  cat_ids, head_min: int, medium_min: int,
-                  write_ids: bool = True) -> dict:
-    os.makedirs(out_dir, exist_ok=True)
+def output_files(ids: Sequence, offsets, labels, names, cat_ids,
+                 head_min: int, medium_min: int) -> tuple:
+    """(file name -> bytes, statistics) of the three output files."""
     num_classes = len(names)
     info = multilabel_freq_info(offsets, labels, num_classes)
     split = multilabel_split(info['class_freq'], head_min, medium_min)
-    if write_ids:
-        with open(osp.join(out_dir, 'img_id.txt'), 'w') as f:
-            f.writelines(f'{i}\n' for i in ids)
-    with open(osp.join(out_dir, 'class_freq.json'), 'w') as f:
-        json.dump(
+    idx = split_indices(split)
+    files = {
+        'img_id.txt':
+        ''.join(f'{i}\n' for i in ids).encode(),
+        'class_freq.json':
+        json.dumps(
             dict(
                 class_freq=info['class_freq'].tolist(),
                 neg_class_freq=info['neg_class_freq'].tolist(),
@@ -215,11 +222,49 @@ def write_outputs(out_dir: str, ids: Sequence, offsets, labels, names,
                                         6).tolist(),
                 num_images=len(ids),
                 names=list(names),
-                cat_ids=[int(c) for c in cat_ids]), f)
-    idx = split_indices(split)
-    with open(osp.join(out_dir, 'class_split.json'), 'w') as f:
-        json.dump({s: idx[s].tolist() for s in SPLITS}, f)
-    return dict(split=split, **info)
+                cat_ids=[int(c) for c in cat_ids])).encode(),
+        'class_split.json':
+        json.dumps({s: idx[s].tolist() for s in SPLITS}).encode(),
+    }
+    return files, dict(split=split, **info)
+
+
+def _read(path: str) -> Optional[bytes]:
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def changed_outputs(out_dir: str, files: dict) -> list:
+    """Names of the files of ``out_dir`` that exist and differ."""
+    out = []
+    for name, data in files.items():
+        path = osp.join(out_dir, name)
+        if osp.exists(path) and _read(path) != data:
+            out.append(name)
+    return out
+
+
+def write_outputs(out_dir: str, ids: Sequence, offsets, labels, names,
+                  cat_ids, head_min: int, medium_min: int,
+                  write_ids: bool = True) -> dict:
+    """Write img_id.txt (if ``write_ids``), class_freq.json and
+    class_split.json; files whose bytes are already there are not
+    touched. Returns the statistics."""
+    files, info = output_files(ids, offsets, labels, names, cat_ids,
+                               head_min, medium_min)
+    if not write_ids:
+        del files['img_id.txt']
+    os.makedirs(out_dir, exist_ok=True)
+    with writing(out_dir, 'output folder'):
+        for name, data in files.items():
+            path = osp.join(out_dir, name)
+            if _read(path) != data:
+                with open(path, 'wb') as f:
+                    f.write(data)
+    return info
 
 
 def format_counts(names, order, targets_by_class, available, counts,
@@ -256,11 +301,18 @@ def main(argv=None) -> int:
         '(one id per line, e.g. the original\'s img_id.pkl)')
     parser.add_argument('--head-min', type=int, default=100)
     parser.add_argument('--medium-min', type=int, default=20)
-    parser.add_argument('--force', action='store_true',
-                        help='overwrite an existing img_id.txt')
+    parser.add_argument(
+        '--force', action='store_true',
+        help='overwrite output files of --out that differ from what this '
+        'run writes (identical files are left as they are without it)')
     parser.add_argument('--no-progress', action='store_true')
     args = parser.parse_args(argv)
     progress = not args.no_progress
+    try:
+        # before the (slow) annotation loading
+        check_writable_dir(args.out, 'output folder')
+    except OutputPathError as e:
+        return cli_error(e, 'create_longtail_dataset.py')
     try:
         given = read_img_id_file(args.img_ids) if args.img_ids else None
         if args.dataset == 'coco':
@@ -273,10 +325,6 @@ def main(argv=None) -> int:
     names = full['names']
     num_classes = len(names)
     out_ids = osp.join(args.out, 'img_id.txt')
-    if given is None and osp.exists(out_ids) and not args.force:
-        print(f'error: {out_ids} exists; pass --force to overwrite it',
-              file=sys.stderr)
-        return 2
     if given is None:
         max_count = args.max or DEFAULT_MAX[args.dataset]
         try:
@@ -301,10 +349,28 @@ def main(argv=None) -> int:
         by_class = None
         available = np.bincount(labels, minlength=num_classes)
         order = np.argsort(-available, kind='stable')
-    out = write_outputs(
-        args.out, ids, offsets, labels, names, full['cat_ids'],
-        args.head_min, args.medium_min,
-        write_ids=given is None or not osp.exists(out_ids))
+    # --img-ids DIR/img_id.txt --out DIR: statistics of that list; the list
+    # (which may hold images without labels) is kept as it is
+    keep_ids = given is not None and osp.isfile(out_ids) and osp.samefile(
+        out_ids, args.img_ids)
+    files, _ = output_files(ids, offsets, labels, names, full['cat_ids'],
+                            args.head_min, args.medium_min)
+    if keep_ids:
+        del files['img_id.txt']
+    differ = changed_outputs(args.out, files)
+    if differ and not args.force:
+        print(f'error: {", ".join(osp.join(args.out, n) for n in differ)} '
+              'already exist(s) with other content than this run writes '
+              '(another seed, --max/--min/--b, annotation file or id list);'
+              ' nothing was changed: choose another --out, or pass --force '
+              'to overwrite', file=sys.stderr)
+        return 2
+    try:
+        out = write_outputs(
+            args.out, ids, offsets, labels, names, full['cat_ids'],
+            args.head_min, args.medium_min, write_ids=not keep_ids)
+    except OutputPathError as e:
+        return cli_error(e, 'create_longtail_dataset.py')
     print(format_counts(names, order, by_class, available, out['class_freq'],
                         out['split']))
     sizes = {s: int((out['split'] == s).sum()) for s in SPLITS}

@@ -117,8 +117,18 @@ def test_cli_writes_files_read_by_loss_and_dataset(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert 'target' in printed and 'images, 6 classes' in printed
     ids = (out / 'img_id.txt').read_text().split()
-    # refuses to overwrite, then reproduces the same list with --force
-    assert tool.main(args) == 2
+    # the same arguments again: a no-op (files untouched)
+    mtime = (out / 'img_id.txt').stat().st_mtime_ns
+    assert tool.main(args) == 0
+    assert (out / 'img_id.txt').stat().st_mtime_ns == mtime
+    # other arguments: refused (naming the files and the flag), files kept
+    capsys.readouterr()
+    assert tool.main(args + ['--seed', '1']) == 2
+    err = capsys.readouterr().err
+    assert str(out / 'img_id.txt') in err and '--force' in err
+    assert (out / 'img_id.txt').read_text().split() == ids
+    assert tool.main(args + ['--seed', '1', '--force']) == 0
+    assert (out / 'img_id.txt').read_text().split() != ids
     assert tool.main(args + ['--force']) == 0
     assert (out / 'img_id.txt').read_text().split() == ids
     freq = json.loads((out / 'class_freq.json').read_text())
