@@ -7,13 +7,15 @@ plot go to the work dir.
 """
 import argparse
 import os.path as osp
+import sys
 
 from mmengine.config import ConfigDict
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlt  # noqa: F401
-from mmlt.utils.launch import add_common_args, load_config, shutdown_dist
+from mmlt.utils.launch import (IOU_TYPES, add_common_args, load_config,
+                               shutdown_dist)
 
 
 def parse_args():
@@ -24,7 +26,38 @@ def parse_args():
                         help='dump predictions to a pickle file (.pkl)')
     parser.add_argument('--show-dir', help='save drawn predictions here')
     add_common_args(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    bad = [t for t in (args.eval or []) if t not in IOU_TYPES]
+    if bad:
+        parser.error(f'--eval: unknown iou type(s) {bad}; choose from '
+                     f'{", ".join(IOU_TYPES)}')
+    return args
+
+
+def check_iou_types(cfg, model, config: str) -> None:
+    """Fail before inference when the test metric asks for masks (segm)
+    and the model has no mask head, instead of a KeyError after it."""
+    from mmengine.model import is_model_wrapper
+    if is_model_wrapper(model):
+        model = model.module
+    with_mask = getattr(model, 'with_mask', None)
+    if with_mask is None or with_mask:
+        return  # not a detector (classifier metrics) or has masks
+    evaluators = cfg.get('test_evaluator') or []
+    if not isinstance(evaluators, (list, tuple)):
+        evaluators = [evaluators]
+    for ev in evaluators:
+        metric = ev.get('metric', ())
+        metric = [metric] if isinstance(metric, str) else list(metric)
+        if 'segm' in metric:
+            rest = [m for m in metric if m != 'segm'] or ['bbox']
+            raise ValueError(
+                f'{config}: the test metric ({ev.get("type")}) evaluates '
+                f'{metric}, but the model ({type(model).__name__}) has no '
+                'mask head and predicts boxes only; use --eval '
+                + ' '.join(rest) +
+                ' (iou types a box model supports: bbox, proposal, '
+                'proposal_fast)')
 
 
 def main():
@@ -52,6 +85,10 @@ def main():
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
+    try:
+        check_iou_types(cfg, runner.model, args.config)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
     runner.test()
     shutdown_dist()
     if args.out is not None:
