@@ -31,9 +31,11 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from lvis import LVIS, LVISEval, LVISResults
 
+from .validate import CheckedResults, validate_results
+
 __all__ = [
     'LVISEvalNP', 'LVISResultsNP', 'LVISAnnotationError', 'check_lvis_gt',
-    'per_class_ap', 'prepare_lvis_results', 'run_lvis_eval', 'summary_keys'
+    'check_lvis_results', 'per_class_ap', 'prepare_lvis_results', 'run_lvis_eval', 'summary_keys'
 ]
 
 AP_KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf')
@@ -96,22 +98,54 @@ def _limit_dets_per_image(anns: List[dict], max_dets: int) -> List[dict]:
     return out
 
 
+def check_lvis_results(lvis_gt: LVIS,
+                       anns: List[dict],
+                       invalid_detections: str = 'error',
+                       source: str = 'LVIS results',
+                       option: str = "invalid_detections='drop'"
+                       ) -> List[dict]:
+    """:func:`mmlt.evaluation.validate.validate_results` against
+    ``lvis_gt``: finite scores and boxes, boxes with ``w, h >= 0``, image
+    and category ids of the GT, RLE masks of their image's size.  Returns
+    ``anns`` or, with ``invalid_detections='drop'``, the valid ones."""
+    sizes = {
+        img_id: (img.get('height'), img.get('width'))
+        for img_id, img in lvis_gt.imgs.items()
+        if 'height' in img and 'width' in img
+    }
+    return validate_results(
+        anns,
+        invalid_detections,
+        source,
+        option,
+        img_ids=lvis_gt.imgs,
+        cat_ids=lvis_gt.cats,
+        img_sizes=sizes)
+
+
 def prepare_lvis_results(lvis_gt,
                          results: Union[List[dict], str],
                          max_dets: int = 300,
                          box_polygons: bool = True,
-                         keep=None) -> List[dict]:
+                         keep=None,
+                         invalid_detections: str = 'error') -> List[dict]:
     """Detections as lvis-api's ``LVISResults`` prepares them.
 
-    Copies the dicts (the caller's are not modified), keeps the top
-    ``max_dets`` per image (negative: all) in lvis-api's order, checks the
-    image ids against ``lvis_gt.imgs`` and sets ``id`` and ``area`` (and,
-    with ``box_polygons``, a box polygon as ``segmentation`` of box-only
+    Checks the detections first (:func:`check_lvis_results`: by default an
+    :class:`~mmlt.evaluation.validate.InvalidDetectionsError` on NaN/inf
+    scores or boxes, negative widths/heights, unknown image or category
+    ids, masks of the wrong size; ``invalid_detections='drop'`` drops them
+    with a logged count; a :class:`~mmlt.evaluation.validate.CheckedResults`
+    list is not checked again).  Copies the dicts (the caller's are not
+    modified), keeps the top ``max_dets`` per image (negative: all) in
+    lvis-api's order and sets ``id`` and ``area`` (and, with
+    ``box_polygons``, a box polygon as ``segmentation`` of box-only
     detections) exactly as lvis-api does.  Shared by both backends so that
     they see the same detections.  ``keep`` (optional predicate) drops
     detections after the per-image limit (before copying).
     """
     copied = isinstance(results, str)
+    source = f'LVIS results {results}' if copied else 'LVIS results'
     if copied:
         with open(results) as f:
             anns = json.load(f)
@@ -119,6 +153,9 @@ def prepare_lvis_results(lvis_gt,
         anns = results
     if not isinstance(anns, list):
         raise TypeError('LVIS results must be a list of dicts.')
+    if not isinstance(anns, CheckedResults):
+        # before the per-image limit: a NaN score must not take a top slot
+        anns = check_lvis_results(lvis_gt, anns, invalid_detections, source)
     if max_dets >= 0:
         anns = _limit_dets_per_image(anns, max_dets)
     if keep is not None:
@@ -126,13 +163,6 @@ def prepare_lvis_results(lvis_gt,
     if not copied:
         # copies: ids and areas are written into them below
         anns = [dict(ann) for ann in anns]
-
-    unknown = {a['image_id'] for a in anns} - set(lvis_gt.imgs)
-    if unknown:
-        raise ValueError(
-            f'{len(unknown)} image ids of the results are not in the GT '
-            f'(e.g. {sorted(unknown)[:5]}); results do not correspond to '
-            'this LVIS set.')
 
     # lvis-api picks the branch from the first detection: segm results
     # that also carry 'bbox' (mmdet's do) get the box area, not the mask
@@ -164,18 +194,25 @@ class LVISResultsNP(LVISResults):
             ``segmentation`` RLE) or a json file of them.  May be empty.
         max_dets (int): keep at most this many top-scoring detections per
             image; negative keeps all.  Defaults to 300 (LVIS official).
+        invalid_detections (str): 'error' (default) or 'drop', see
+            :func:`prepare_lvis_results`.
     """
 
     def __init__(self,
                  lvis_gt: Union[LVIS, str],
                  results: Union[List[dict], str],
-                 max_dets: int = 300) -> None:
+                 max_dets: int = 300,
+                 invalid_detections: str = 'error') -> None:
         if isinstance(lvis_gt, str):
             lvis_gt = LVIS(lvis_gt)
         if not isinstance(lvis_gt, LVIS):
             raise TypeError(f'Unsupported type {type(lvis_gt)} of lvis_gt.')
         self.logger = logging.getLogger(__name__)
-        anns = prepare_lvis_results(lvis_gt, results, max_dets)
+        anns = prepare_lvis_results(
+            lvis_gt,
+            results,
+            max_dets,
+            invalid_detections=invalid_detections)
         # Images and categories are shared with the GT, not deep-copied as in
         # lvis-api (seconds and GBs on LVIS): evaluation only reads them.
         self.dataset = dict(
@@ -194,6 +231,8 @@ class LVISEvalNP(LVISEval):
         iou_type (str): 'bbox' or 'segm'.
         max_dets (int): max detections per image, used when ``lvis_dt`` is
             not an ``LVISResults`` yet, and in the AR key names.
+        invalid_detections (str): 'error' (default) or 'drop', see
+            :func:`prepare_lvis_results`.
     """
 
     #: evaluations with at least this many (image, category) pairs show a
@@ -204,11 +243,16 @@ class LVISEvalNP(LVISEval):
                  lvis_gt: Union[LVIS, str],
                  lvis_dt: Union[LVISResults, List[dict], str],
                  iou_type: str = 'segm',
-                 max_dets: int = 300) -> None:
+                 max_dets: int = 300,
+                 invalid_detections: str = 'error') -> None:
         if isinstance(lvis_gt, str):
             lvis_gt = LVIS(lvis_gt)
         if not isinstance(lvis_dt, LVISResults):
-            lvis_dt = LVISResultsNP(lvis_gt, lvis_dt, max_dets=max_dets)
+            lvis_dt = LVISResultsNP(
+                lvis_gt,
+                lvis_dt,
+                max_dets=max_dets,
+                invalid_detections=invalid_detections)
         super().__init__(lvis_gt, lvis_dt, iou_type)
         self.params.max_dets = max_dets
 
@@ -388,7 +432,9 @@ def run_lvis_eval(
         max_dets: int = 300,
         img_ids: Optional[Sequence[int]] = None,
         use_cats: bool = True,
-        check_gt: bool = True) -> Tuple[Dict[str, float], LVISEvalNP]:
+        check_gt: bool = True,
+        invalid_detections: str = 'error'
+) -> Tuple[Dict[str, float], LVISEvalNP]:
     """Run LVIS evaluation and return its summary.
 
     Args:
@@ -402,6 +448,10 @@ def run_lvis_eval(
         use_cats (bool): False for class-agnostic evaluation (proposal
             recall; APr/APc/APf are then -1).
         check_gt (bool): run :func:`check_lvis_gt` first.
+        invalid_detections (str): 'error' (default: an
+            ``InvalidDetectionsError`` on NaN/inf, negative-extent or
+            unknown-id detections) or 'drop' (evaluate the valid ones, log
+            the count); see :func:`prepare_lvis_results`.
 
     Returns:
         tuple[dict, LVISEvalNP]: summary (keys of :func:`summary_keys`,
@@ -412,7 +462,12 @@ def run_lvis_eval(
     lvis_gt = gt if isinstance(gt, LVIS) else LVIS(gt)
     if check_gt:
         check_lvis_gt(lvis_gt, source)
-    lvis_eval = LVISEvalNP(lvis_gt, results, iou_type, max_dets=max_dets)
+    lvis_eval = LVISEvalNP(
+        lvis_gt,
+        results,
+        iou_type,
+        max_dets=max_dets,
+        invalid_detections=invalid_detections)
     if img_ids is not None:
         lvis_eval.params.img_ids = sorted(int(i) for i in img_ids)
     lvis_eval.params.use_cats = int(use_cats)

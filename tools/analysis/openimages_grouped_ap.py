@@ -16,6 +16,12 @@ the table gives mAP per group (mAP0 = rarest) and over all classes, at IoU
 The results file is COCO box results json, as written by ``tools/test.py``
 with ``test_evaluator.format_only=True`` and ``outfile_prefix=PREFIX``
 (``PREFIX.bbox.json``).  Exit status: 0 ok, 1 bad input.
+
+Detections with a NaN/inf score or box, a negative width/height or an
+image/category id that is not in the val json are an error (exit 1, the
+message says how many of which images and the likely cause: a diverged
+model); ``--drop-invalid`` evaluates the others and prints how many were
+dropped.
 """
 import argparse
 import contextlib
@@ -68,6 +74,12 @@ def parse_args(argv=None):
         help='table format')
     parser.add_argument(
         '--out', help='also write summary, groups and per-class AP (json)')
+    parser.add_argument(
+        '--drop-invalid',
+        action='store_true',
+        help='drop detections with NaN/inf scores or boxes, negative '
+        'width/height or unknown image/category ids (the count is printed) '
+        'instead of stopping with an error')
     return parser.parse_args(argv)
 
 
@@ -118,7 +130,9 @@ def main(argv=None) -> int:
             train_src=args.train_ann,
             val_src=args.val_ann,
             det_src=args.results,
-            copy=False)
+            copy=False,
+            invalid_detections='drop' if args.drop_invalid else 'error',
+            drop_hint='--drop-invalid')
     except (OSError, ValueError, TypeError) as e:
         # AnnotationError is a ValueError; FileNotFoundError an OSError
         print(f'error: {e}', file=sys.stderr)

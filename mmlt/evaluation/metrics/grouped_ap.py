@@ -53,6 +53,8 @@ from mmengine.logging import print_log
 
 from mmlt.datasets.class_stats import (AnnotationError, ClassStats,
                                        get_class_stats, load_annotation_json)
+from ..validate import (CheckedResults, check_policy, validate_preds,
+                        validate_results)
 from .lvis_metric import compute_with_outfile, format_table
 
 __all__ = [
@@ -494,32 +496,29 @@ def _filter_unverified(coco_gt: COCO, dets: List[dict]) -> List[dict]:
     return [d for d in dets if d['category_id'] in allowed[d['image_id']]]
 
 
-def _check_dets(coco_gt: COCO, dets: Any, source: str) -> List[dict]:
+def _check_dets(coco_gt: COCO,
+                dets: Any,
+                source: str,
+                invalid_detections: str = 'error',
+                drop_hint: str = "invalid_detections='drop'") -> List[dict]:
+    """COCO box results that are well-formed and valid
+    (:mod:`mmlt.evaluation.validate`: finite scores and boxes, w, h >= 0,
+    image and category ids of ``coco_gt``); invalid ones raise or, with
+    ``invalid_detections='drop'``, are dropped with a logged count."""
     if not isinstance(dets, list):
         raise ValueError(
             f'{source}: detections must be a list of dicts (COCO results '
             f'format), got a {type(dets).__name__}')
-    for i, d in enumerate(dets):
-        if not isinstance(d, dict) or not all(
-                k in d for k in ('image_id', 'category_id', 'bbox', 'score')):
-            raise ValueError(
-                f'{source}: detection #{i} is not a COCO box result (needs '
-                f'image_id, category_id, bbox [x, y, w, h] and score): '
-                f'{str(d)[:200]}')
-    bad_img = {d['image_id'] for d in dets} - set(coco_gt.imgs)
-    if bad_img:
-        raise ValueError(
-            f'{source}: {len(bad_img)} image id(s) of the detections are not '
-            f'in the GT annotation file (e.g. {sorted(map(str, bad_img))[:5]})'
-            '; the results do not belong to this val set')
-    bad_cat = {d['category_id'] for d in dets} - set(coco_gt.cats)
-    if bad_cat:
-        raise ValueError(
-            f'{source}: {len(bad_cat)} category id(s) of the detections are '
-            f'not categories of the GT annotation file (e.g. '
-            f'{sorted(map(str, bad_cat))[:5]}); were they produced with '
-            'another class list?')
-    return dets
+    if isinstance(dets, CheckedResults):  # checked by GroupedAPMetric
+        return dets
+    return validate_results(
+        dets,
+        invalid_detections,
+        source,
+        drop_hint,
+        img_ids=coco_gt.imgs,
+        cat_ids=coco_gt.cats,
+        require_bbox=True)
 
 
 def coco_per_class_ap(coco_gt: COCO,
@@ -529,7 +528,10 @@ def coco_per_class_ap(coco_gt: COCO,
                       img_ids: Optional[Sequence] = None,
                       use_image_labels: Optional[bool] = None,
                       source: str = 'detections',
-                      copy: bool = True) -> Dict[Any, float]:
+                      copy: bool = True,
+                      invalid_detections: str = 'error',
+                      drop_hint: str = "invalid_detections='drop'"
+                      ) -> Dict[Any, float]:
     """Per-category box AP with pycocotools matching.
 
     AP of a category = mean of COCO's interpolated precision at the 101
@@ -550,12 +552,17 @@ def coco_per_class_ap(coco_gt: COCO,
         source: name of the detections in error messages.
         copy: False adds ``id``/``area`` to the given dicts instead of
             copying them (halves the memory on OpenImages-size results).
+        invalid_detections: 'error' (default): raise an
+            ``InvalidDetectionsError`` on detections with a NaN/inf score
+            or box, a negative width/height or an image/category id not in
+            ``coco_gt``; 'drop': evaluate the others, log the count.
+        drop_hint: how the caller's user asks for 'drop' (error text).
 
     Returns:
         dict: category id -> AP (float in [0, 1] or NaN), sorted ids.
     """
     thrs = parse_iou_thrs(iou_thrs)
-    dets = _check_dets(coco_gt, dets, source)
+    dets = _check_dets(coco_gt, dets, source, invalid_detections, drop_hint)
     if use_image_labels is None:
         use_image_labels = has_image_labels(coco_gt)
     if img_ids is not None:
@@ -732,10 +739,13 @@ def evaluate_grouped_ap(coco_gt: COCO,
                         train_src: str = 'the training file',
                         val_src: str = 'the val file',
                         det_src: str = 'detections',
-                        copy: bool = True) -> GroupedAP:
+                        copy: bool = True,
+                        invalid_detections: str = 'error',
+                        drop_hint: str = "invalid_detections='drop'"
+                        ) -> GroupedAP:
     """Per-class AP (:func:`coco_per_class_ap`) grouped by the training
-    instance counts of ``train_stats`` (:func:`grouped_ap`).  ``copy``: see
-    :func:`coco_per_class_ap`."""
+    instance counts of ``train_stats`` (:func:`grouped_ap`).  ``copy``,
+    ``invalid_detections``, ``drop_hint``: see :func:`coco_per_class_ap`."""
     check_categories(train_stats, coco_gt, train_src, val_src)
     thrs = parse_iou_thrs(iou_thrs)
     if use_image_labels is None:
@@ -748,7 +758,9 @@ def evaluate_grouped_ap(coco_gt: COCO,
         img_ids=img_ids,
         use_image_labels=use_image_labels,
         source=det_src,
-        copy=copy)
+        copy=copy,
+        invalid_detections=invalid_detections,
+        drop_hint=drop_hint)
     counts = {
         int(c): int(n)
         for c, n in zip(train_stats.cat_ids, train_stats.instance_count)
@@ -809,6 +821,12 @@ class GroupedAPMetric(CocoMetric):
         table_format (str): 'markdown' or 'ascii'.
         out_file (str, optional): also write :meth:`GroupedAP.to_dict`
             (summary, groups, per-class AP) as json here.
+        invalid_detections (str): 'error' (default): raise an
+            ``InvalidDetectionsError`` when a detection has a NaN/inf score
+            or box, x2 < x1 or y2 < y1, a label outside the classes or an
+            image id not in ``ann_file`` (the message names how many of
+            which images and the likely cause, a diverged model); 'drop':
+            evaluate the others and log the count.
         format_only, outfile_prefix, backend_args, collect_device, prefix:
             as in :class:`mmdet.evaluation.CocoMetric`
             (``format_only=True`` writes ``<outfile_prefix>.bbox.json``,
@@ -827,6 +845,7 @@ class GroupedAPMetric(CocoMetric):
                  use_image_labels: Optional[bool] = None,
                  table_format: str = 'markdown',
                  out_file: Optional[str] = None,
+                 invalid_detections: str = 'error',
                  format_only: bool = False,
                  outfile_prefix: Optional[str] = None,
                  backend_args: Optional[dict] = None,
@@ -844,6 +863,8 @@ class GroupedAPMetric(CocoMetric):
             raise ValueError("table_format must be 'ascii' or 'markdown', "
                              f'got {table_format!r}')
         thrs = parse_iou_thrs(iou_thrs)
+        self.invalid_detections = check_policy(
+            invalid_detections, 'GroupedAPMetric: invalid_detections')
         with contextlib.redirect_stdout(io.StringIO()):
             super().__init__(
                 ann_file=ann_file,
@@ -921,8 +942,18 @@ class GroupedAPMetric(CocoMetric):
         self.cat_ids = self._label_to_cat_id()
         dets: List[dict] = []
         if preds:
+            preds = validate_preds(
+                preds,
+                self.invalid_detections,
+                source=f'GroupedAPMetric predictions (against '
+                f'{self.ann_file})',
+                option="invalid_detections='drop' on the metric (e.g. "
+                '--cfg-options test_evaluator.invalid_detections=drop)',
+                num_classes=len(self.cat_ids),
+                img_ids=self._coco_api.imgs)
             result_files = self.results2json(preds, outfile_prefix)
-            dets = load(result_files['bbox'])
+            # checked above against the same GT: not again
+            dets = CheckedResults(load(result_files['bbox']))
         else:
             print_log(
                 'GroupedAPMetric: no predictions; every AP is 0.',

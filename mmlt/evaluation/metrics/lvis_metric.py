@@ -20,6 +20,7 @@ from ..fast_lvis_eval import (INSTALL_HINT, faster_coco_eval_available,
                               run_fast_lvis_eval)
 from ..lvis_eval import (check_lvis_gt, per_class_ap, run_lvis_eval,
                          summary_keys)
+from ..validate import CheckedResults, check_policy, validate_preds
 
 __all__ = ['LongTailLVISMetric', 'format_table']
 
@@ -120,6 +121,15 @@ class LongTailLVISMetric(LVISMetric):
         only_processed_imgs (bool): evaluate only the images that were
             processed instead of all images of ``ann_file`` (for quick runs
             on a subset; not the official protocol). Defaults to False.
+        invalid_detections (str): what to do with detections whose score
+            or box is NaN/inf, whose box has x2 < x1 or y2 < y1, whose
+            image id is not in ``ann_file`` or label is outside the
+            classes, or whose mask is not of its image's size (mmlt's check,
+            :mod:`mmlt.evaluation.validate`, before both backends and
+            before ``format_only`` writes them). 'error' (default): raise
+            an ``InvalidDetectionsError`` naming how many of which images
+            and the likely cause (a diverged model); 'drop': evaluate the
+            others and log the count. Zero-area boxes are valid.
         collect_device, prefix, file_client_args, backend_args: as in
             :class:`mmdet.evaluation.LVISMetric`.
     """
@@ -144,6 +154,7 @@ class LongTailLVISMetric(LVISMetric):
                  save_plots: bool = True,
                  only_processed_imgs: bool = False,
                  backend: str = 'fast',
+                 invalid_detections: str = 'error',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  file_client_args: dict = None,
@@ -163,6 +174,8 @@ class LongTailLVISMetric(LVISMetric):
         if table_format not in ('ascii', 'markdown'):
             raise ValueError("table_format must be 'ascii' or 'markdown', "
                              f'got {table_format!r}.')
+        self.invalid_detections = check_policy(
+            invalid_detections, 'LongTailLVISMetric: invalid_detections')
         super().__init__(
             ann_file=ann_file,
             metric=metric,
@@ -213,6 +226,7 @@ class LongTailLVISMetric(LVISMetric):
             self.img_ids = self._lvis_api.get_img_ids()
 
         if preds:
+            preds = self._check_preds(preds)
             result_files = self.results2json(preds, outfile_prefix)
         else:
             result_files = {}
@@ -309,6 +323,24 @@ class LongTailLVISMetric(LVISMetric):
             level=logging.WARNING)
         return sorted_ids
 
+    def _check_preds(self, preds: Sequence[dict]) -> List[dict]:
+        """Invalid detections -> error, or dropped with a logged count."""
+        sizes = {
+            img_id: (img['height'], img['width'])
+            for img_id, img in self._lvis_api.imgs.items()
+            if 'height' in img and 'width' in img
+        }
+        return validate_preds(
+            preds,
+            self.invalid_detections,
+            source=f'{type(self).__name__} predictions (against '
+            f'{self.ann_file})',
+            option="invalid_detections='drop' on the metric (e.g. "
+            '--cfg-options test_evaluator.invalid_detections=drop)',
+            num_classes=len(self.cat_ids),
+            img_ids=self._lvis_api.imgs,
+            img_sizes=sizes)
+
     def _load_dets(self, result_files: dict, metric: str) -> List[dict]:
         if not result_files:
             return []
@@ -316,7 +348,8 @@ class LongTailLVISMetric(LVISMetric):
             raise KeyError(
                 f"metric '{metric}' was requested but the predictions have "
                 f'no {metric} results (e.g. no `masks` in pred_instances).')
-        return load(result_files[metric])
+        # checked by _check_preds against the same GT: not again
+        return CheckedResults(load(result_files[metric]))
 
     def _fast_recall(self, preds: Sequence[dict],
                      img_ids: Sequence[int]) -> np.ndarray:

@@ -30,6 +30,7 @@ from mmengine.logging import print_log
 from mmdet.registry import METRICS
 from mmlt.datasets.class_stats import (SPLITS, AnnotationError,
                                        get_multilabel_stats, multilabel_split)
+from ..validate import check_policy, validate_scores
 from .lvis_metric import format_table
 
 __all__ = [
@@ -146,6 +147,10 @@ class MultiLabelMetric(BaseMetric):
         head_min / medium_min (int): split bounds (#training images).
         classwise (bool): also print the per-class table.
         table_format (str): 'ascii' or 'markdown'.
+        invalid_scores (str): images with a NaN/inf score (a diverged
+            model) are an ``InvalidDetectionsError`` naming how many images
+            and which ('error', default), or are left out of every AP and F1
+            with a logged count ('drop').
     """
 
     default_prefix = 'multilabel'
@@ -162,9 +167,12 @@ class MultiLabelMetric(BaseMetric):
                  classwise: bool = False,
                  table_format: str = 'ascii',
                  output_dir: Optional[str] = None,
+                 invalid_scores: str = 'error',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        self.invalid_scores = check_policy(
+            invalid_scores, 'MultiLabelMetric: invalid_scores')
         if table_format not in ('ascii', 'markdown'):
             raise ValueError("table_format must be 'ascii' or 'markdown', "
                              f'got {table_format!r}')
@@ -229,6 +237,14 @@ class MultiLabelMetric(BaseMetric):
         gt = np.zeros_like(scores, dtype=np.uint8)
         for i, (_, lab) in enumerate(results):
             gt[i, lab] = 1
+        keep = validate_scores(
+            scores,
+            self.invalid_scores,
+            source='MultiLabelMetric pred_score (images by dataset index)',
+            option="invalid_scores='drop' on the metric (e.g. "
+            '--cfg-options test_evaluator.invalid_scores=drop)')
+        if not keep.all():
+            scores, gt = scores[keep], gt[keep]
         split, counts = self.class_split(num_classes)
         summary = multilabel_summary(scores, gt, split, self.thr)
         ap = summary.pop('per_class_ap')
