@@ -274,6 +274,13 @@ def _sizes_of(image_ids: Sequence[Any],
               img_sizes: Mapping[Any, Tuple[int, int]]) -> np.ndarray:
     nan2 = (np.nan, np.nan)
     get = img_sizes.get
+    if set(map(type, image_ids)) == {int}:  # one lookup per image
+        uniq, inv = np.unique(
+            np.fromiter(image_ids, np.int64, len(image_ids)),
+            return_inverse=True)
+        table = np.array([get(int(u), nan2) for u in uniq],
+                         dtype=np.float64).reshape(-1, 2)
+        return table[inv.reshape(-1)]
     return np.fromiter(
         chain.from_iterable(get(i, nan2) for i in image_ids), np.float64,
         2 * len(image_ids)).reshape(-1, 2)
@@ -392,7 +399,7 @@ def find_invalid_results(dets: Sequence[dict],
         text = (f'detection #{i} (image {d.get("image_id")!r}, category '
                 f'{d.get("category_id")!r}): score {_fmt_num(d.get("score"))}')
         if d.get('bbox') is not None:
-            text += f', bbox {_fmt_box(d["bbox"])}'
+            text += f', bbox (xywh) {_fmt_box(d["bbox"])}'
         seg = d.get('segmentation')
         if isinstance(seg, Mapping):
             text += f', mask size {seg.get("size")}'
@@ -498,8 +505,9 @@ def find_invalid_preds(preds: Sequence[dict],
         pos = int(np.searchsorted(starts, i, side='right')) - 1
         k, img_id, _, boxes, scores, labels = parts[pos]
         j = i - int(starts[pos])
+        of = '' if num_classes is None else f' of {num_classes} classes'
         return (f'image {img_id!r} detection {j}: score '
-                f'{_fmt_num(scores[j])}, label {labels[j]}, bbox (xyxy) '
+                f'{_fmt_num(scores[j])}, label {labels[j]}{of}, bbox (xyxy) '
                 f'{_fmt_box(boxes[j])}')
 
     return _finish(reasons, n, image_ids, len(preds), describe)
