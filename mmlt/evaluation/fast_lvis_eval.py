@@ -3,49 +3,58 @@
 :func:`run_fast_lvis_eval` has the interface and the outputs of
 :func:`mmlt.evaluation.lvis_eval.run_lvis_eval` (lvis-api): the same summary
 keys and an object that :func:`~mmlt.evaluation.lvis_eval.per_class_ap`
-accepts.  Matching and accumulation run in faster-coco-eval
-(``COCOeval_faster(lvis_style=True)``); mmlt only prepares the inputs so
-that the library sees what lvis-api sees, and reads the summary from the
-precision/recall arrays with lvis-api's rules:
+accepts, and the same numbers on every input lvis-api accepts.  mmlt
+prepares the inputs with lvis-api's own rules, lets faster-coco-eval's C++
+code do the greedy matching where a pair has GT and detections, and
+accumulates in numpy:
 
-* detections go through :func:`prepare_lvis_results`, the preparation of
-  the lvis-api backend (top ``max_dets`` per image, lvis-api's areas and
-  ids), so the per-image limit, tie order and area ranges are the same;
-  faster-coco-eval's own limit is per (image, category) and never bites
-  after that;
-* lvis-api gives every GT ``iscrowd = 0`` in IoU and takes ``ignore`` from
-  the annotation, faster-coco-eval takes ``ignore`` and crowd IoU from
-  ``iscrowd``.  LVIS has neither field; GT with a true ``iscrowd`` or
-  ``ignore`` is refused (:class:`FastLVISUnsupported`) rather than
-  evaluated differently;
-* detections of unverified categories (neither GT nor negative in their
-  image) are dropped before the library sees them (lvis-api never evaluates
-  them; faster-coco-eval 1.8 crashes on some of them in segm mode);
-* class-agnostic evaluation (``use_cats=False``, proposal recall) is
-  delegated to the lvis-api backend: faster-coco-eval's class-agnostic mode
-  gathers an image's detections category by category, so detections with
-  equal scores are ranked in another order than lvis-api's (result order)
-  and AP differs when scores tie (equal with unique scores; checked);
-* faster-coco-eval 1.8's ``evaluate`` walks all ``#images x #categories``
-  pairs in Python and C++ (24M on LVIS v1 val); mmlt calls its C++
-  matcher per group of categories on the images that concern them
-  (:func:`_sparse_evaluator`), which gives the same per-category numbers
-  with less time and memory.
+* GT: the annotations lvis-api's ``LVISEval._prepare`` loads, through
+  lvis-api's own ``LVIS.get_ann_ids``/``load_anns``: only ``0 < area <
+  inf`` (GT of area 0 or NaN take no part, nor count as present for the
+  federated filter), duplicate ids resolved as lvis-api does.  ``ignore``
+  is honoured, ``iscrowd`` is not (lvis-api matches every GT as a
+  non-crowd); masks from lvis-api's ``LVIS.ann_to_rle``.
+* Detections: mmlt's check (:func:`~mmlt.evaluation.lvis_eval.
+  check_lvis_results`), lvis-api's per-image limit (``max_dets`` < 0: no
+  limit), ids and areas (box area when the first detection has a box, else
+  the mask area), then lvis-api's selection: images in ``img_ids``,
+  categories of the GT, ``0 < area < inf`` (a zero-width box clamped at the
+  image border takes no part), verified categories only (in the image's GT
+  or ``neg_category_ids``).  Masks and IoUs (pycocotools, as lvis-api).
+* Matching: pairs with GT and detections go to faster-coco-eval's
+  ``COCOevalEvaluateImages`` (greedy matching, same rules as lvis-api's
+  ``evaluate_img``) in one call; ids are replaced by positive surrogates
+  (the library reads ids as unsigned: negative or float GT ids would become
+  0), a GT id 0 stays 0 (lvis-api never counts a match to it as a TP).
+  Detections of pairs without GT are false positives unless ignored (area
+  out of range, not-exhaustive category): no matching needed.
+* Accumulation: lvis-api's (per category and area range, all detections
+  sorted by score with ties in image then result order; precision
+  envelope; 101 recall thresholds), vectorised in numpy.
 
-Equality with lvis-api (every summary value and per-class AP) is tested in
-``tests/test_evaluation/test_fast_lvis_eval.py``.
+Class-agnostic evaluation (``use_cats=False``, proposal recall) and GT
+without categories are delegated to the lvis-api backend.  Equality with
+lvis-api (every summary value and per-class AP, to 1e-9) is tested in
+``tests/test_evaluation/test_fast_lvis_eval.py`` and, on random inputs
+mixing degenerate boxes, border areas, ties and limits,
+``tests/test_evaluation/test_fast_lvis_parity.py``.
 """
-import copy
-import os
+import gc
+import json
+import math
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import pycocotools.mask as mask_utils
 from lvis import LVIS
+from lvis.eval import Params as LVISParams
 
-from .lvis_eval import (AP_KEYS, FREQ_GROUPS, check_lvis_gt,
-                        prepare_lvis_results, run_lvis_eval)
+from .lvis_eval import (AP_KEYS, FREQ_GROUPS, _limit_dets_per_image,
+                        check_lvis_gt, check_lvis_results, run_lvis_eval)
+from .validate import CheckedResults
 
 __all__ = [
     'FastLVISUnsupported', 'FastLVISEval', 'faster_coco_eval_available',
@@ -56,10 +65,14 @@ AREA_LBL = ('all', 'small', 'medium', 'large')
 INSTALL_HINT = ('faster-coco-eval is not installed: `pip install '
                 'faster-coco-eval` (>= 1.8), or use backend=\'lvis\'.')
 
+#: IoU threads (pycocotools' mask IoU runs without the GIL held only in
+#: part; two threads still help on multi-core machines)
+IOU_WORKERS = 2
+
 
 class FastLVISUnsupported(ValueError):
     """The input is one on which the fast backend would differ from
-    lvis-api."""
+    lvis-api (kept for compatibility: no input raises it now)."""
 
 
 def faster_coco_eval_available() -> bool:
@@ -72,10 +85,10 @@ def faster_coco_eval_available() -> bool:
 
 def _import_faster():
     try:
-        from faster_coco_eval import COCO, COCOeval_faster
+        import faster_coco_eval.faster_eval_api_cpp as _C
     except ImportError as e:
         raise ImportError(INSTALL_HINT) from e
-    return COCO, COCOeval_faster
+    return _C
 
 
 class FastLVISEval:
@@ -83,19 +96,19 @@ class FastLVISEval:
 
     Attributes:
         params: ``cat_ids`` (sorted), ``img_ids``, ``area_rng_lbl``,
-            ``iou_thrs``, ``rec_thrs``, ``max_dets``, ``iou_type``,
-            ``use_cats``.
+            ``area_rng``, ``iou_thrs``, ``rec_thrs``, ``max_dets``,
+            ``iou_type``, ``use_cats``.
         eval (dict): ``precision`` ``[T, R, K, A]`` and ``recall``
             ``[T, K, A]`` (-1 where a category has no GT), as in lvis-api.
         results (dict): the summary.
-        coco_eval: the faster-coco-eval object (its GT/DT indexes released).
+        freq_groups (list): category indices of 'r', 'c', 'f'.
     """
 
-    def __init__(self, params, precision, recall, results, coco_eval):
+    def __init__(self, params, precision, recall, results, freq_groups):
         self.params = params
         self.eval = dict(precision=precision, recall=recall)
         self.results = results
-        self.coco_eval = coco_eval
+        self.freq_groups = freq_groups
 
     def get_results(self) -> Dict[str, float]:
         return dict(self.results)
@@ -104,186 +117,6 @@ class FastLVISEval:
 def _mean_valid(values: np.ndarray) -> float:
     valid = values[values > -1]
     return float(np.mean(valid)) if valid.size else -1.0
-
-
-def _group_categories(cat_ids, images_of, slack=2000):
-    """Groups of categories (fewest images first) such that the dense
-    ``#images of the group x #categories`` block stays within twice the
-    number of non-empty (image, category) pairs plus ``slack``."""
-    groups, group, union, nonempty = [], [], set(), 0
-    for c in sorted(cat_ids, key=lambda c: (len(images_of[c]), c)):
-        imgs = images_of[c]
-        new_union = union | imgs
-        if group and (len(new_union) * (len(group) + 1) > 2 *
-                      (nonempty + len(imgs)) + slack):
-            groups.append((group, union))
-            group, new_union, nonempty = [], set(imgs), 0
-        group.append(c)
-        union = new_union
-        nonempty += len(imgs)
-    if group:
-        groups.append((group, union))
-    return groups
-
-
-def _sparse_evaluator(COCOeval_faster):
-    """``COCOeval_faster`` whose ``evaluate`` never walks all
-    ``#images x #categories`` pairs in Python or C++.
-
-    faster-coco-eval 1.8 builds a dict over every (image, category) pair
-    (24M on LVIS v1 val: seconds per million pairs and GBs) and its C++
-    matcher then walks them all.  A category's precision and recall depend
-    only on the images that hold its GT or (kept) detections, in image-id
-    order, so here the library's C++ ``COCOevalEvaluateAccumulate`` is
-    called per group of categories (:func:`_group_categories`) on those
-    images only, with one shared empty list for the empty pairs, and the
-    per-category results are put back in ``params.catIds`` order.  IoUs
-    come from the library's ``computeIoU`` for the non-empty pairs; the
-    matching and accumulation code is the library's, so the numbers are
-    unchanged.
-    """
-    import faster_coco_eval.faster_eval_api_cpp as _C
-
-    class SparseLVISEvalFaster(COCOeval_faster):
-
-        def _compute_ious(self, pairs):
-            p = self.params
-            workers = min(os.cpu_count() or 1, self.rle_iou_max_workers)
-            if p.compute_rle and workers > 1 and len(pairs) > 1:
-                # mask IoU runs in C++; threads as in faster-coco-eval
-                with ThreadPoolExecutor(workers) as pool:
-                    return list(
-                        pool.map(lambda pr: self.computeIoU(*pr),
-                                 pairs,
-                                 chunksize=64))
-            return [self.computeIoU(*pr) for pr in pairs]
-
-        def _prepare(self):
-            """The library's ``_prepare`` (LVIS style), except that
-            detections whose segmentation is already a compressed RLE of
-            their image's size take it as their ``rle`` as it is.
-
-            The library runs every detection through one serial C++ pass
-            that decodes the RLE string and encodes it again (the bytes come
-            out the same); at 300 masks per image that pass is about half
-            of a segm evaluation.  Everything else (GT, polygons,
-            uncompressed RLE) still goes through the library's converter.
-            """
-            p = self.params
-            if (not p.compute_rle or p.compute_boundary or not p.useCats
-                    or not self.lvis_style):
-                return super()._prepare()
-            from faster_coco_eval.core import mask as mask_utils
-            self.gt_dataset.clean()
-            self.dt_dataset.clean()
-            cat_ids = p.catIds if p.catIds else None
-            gts = self.cocoGt.loadAnns(
-                self.cocoGt.getAnnIds(imgIds=p.imgIds, catIds=cat_ids))
-            dts = self.cocoDt.loadAnns(
-                self.cocoDt.getAnnIds(imgIds=p.imgIds, catIds=cat_ids))
-            imgs = self.cocoGt.load_imgs(ids=p.imgIds)
-            neg = {d['id']: set(d.get('neg_category_ids', [])) for d in imgs}
-            self.img_nel = {
-                d['id']: d.get('not_exhaustive_category_ids', [])
-                for d in imgs
-            }
-            self.freq_groups = self._prepare_freq_group()
-            sizes = {}
-            for ann in gts:
-                ann['ignore'] = int(ann.get('iscrowd', 0))
-                sizes.setdefault(ann['image_id'], self._hw(ann, self.cocoGt))
-            mask_utils.calculateRleForAllAnnotations(
-                gts, sizes, True, False, self.boundary_dilation_ratio,
-                self.boundary_cpu_count)
-            present = {}
-            for ann in gts:
-                present.setdefault(ann['image_id'], set()).add(
-                    ann['category_id'])
-                self.gt_dataset.append_ref(ann['image_id'],
-                                           ann['category_id'], ann)
-            gt_pairs = {(a['image_id'], a['category_id']) for a in gts}
-
-            kept, convert = [], []
-            for ann in dts:
-                img, cat = ann['image_id'], ann['category_id']
-                if cat not in neg.get(img, ()) and cat not in present.get(
-                        img, ()):
-                    ann['drop'] = True  # unverified: never scored
-                    continue
-                ann['lvis_mark'] = cat in self.img_nel[img]
-                kept.append(ann)
-                hw = self._hw(ann, self.cocoDt)
-                sizes.setdefault(img, hw)
-                seg = ann.get('segmentation')
-                if (isinstance(seg, dict)
-                        and isinstance(seg.get('counts'), (str, bytes))
-                        and list(seg.get('size', ())) == list(hw)):
-                    counts = seg['counts']
-                    ann['rle'] = dict(
-                        size=list(hw),
-                        counts=counts.encode()
-                        if isinstance(counts, str) else counts)
-                else:
-                    convert.append(ann)
-            mask_utils.calculateRleForAllAnnotations(
-                convert, sizes, True, False, self.boundary_dilation_ratio,
-                self.boundary_cpu_count)
-            for ann in kept:
-                self.dt_dataset.append_ref(ann['image_id'],
-                                           ann['category_id'], ann)
-            self._nonempty_iou_pairs = gt_pairs & {
-                (a['image_id'], a['category_id']) for a in kept
-            }
-
-        @staticmethod
-        def _hw(ann, coco):
-            img = coco.imgs[ann['image_id']]
-            return img['height'], img['width']
-
-        def evaluate(self):
-            p = self.params
-            p.imgIds = [int(i) for i in np.unique(p.imgIds)]
-            p.catIds = [int(c) for c in np.unique(p.catIds)]
-            p.maxDets = sorted(p.maxDets)
-            self._prepare()
-            pairs = sorted(self._nonempty_iou_pairs)
-            iou_of = dict(zip(pairs, self._compute_ious(pairs)))
-
-            evaluated = set(p.imgIds)
-            images_of = {c: set() for c in p.catIds}
-            for index in (self.cocoGt.anns, self.cocoDt.anns):
-                for ann in index.values():
-                    if (ann['image_id'] in evaluated
-                            and ann['category_id'] in images_of
-                            and not ann.get('drop', False)):
-                        images_of[ann['category_id']].add(ann['image_id'])
-
-            T, R = len(p.iouThrs), len(p.recThrs)
-            K, A, M = len(p.catIds), len(p.areaRng), len(p.maxDets)
-            precision = -np.ones((T, R, K, A, M))
-            recall = -np.ones((T, K, A, M))
-            cat_pos = {c: k for k, c in enumerate(p.catIds)}
-            empty = []
-            active = [c for c in p.catIds if images_of[c]]
-            for cats, imgs in _group_categories(active, images_of):
-                cats, imgs = sorted(cats), sorted(imgs)
-                ious = [[iou_of.get((i, c), empty) for c in cats]
-                        for i in imgs]
-                sub = copy.copy(p)
-                sub.imgIds, sub.catIds = imgs, cats
-                res = _C.COCOevalEvaluateAccumulate(sub, ious, self.gt_dataset,
-                                                    self.dt_dataset, imgs,
-                                                    cats, True)
-                ks = [cat_pos[c] for c in cats]
-                precision[:, :, ks] = np.asarray(res['precision'])
-                recall[:, ks] = np.asarray(res['recall'])
-            self.ious = {}
-            self._paramsEval = copy.deepcopy(p)
-            self.eval = dict(counts=[T, R, K, A, M],
-                             precision=precision,
-                             recall=recall)
-
-    return SparseLVISEvalFaster
 
 
 def _summarize(precision, recall, params, freq_groups) -> Dict[str, float]:
@@ -309,38 +142,123 @@ def _summarize(precision, recall, params, freq_groups) -> Dict[str, float]:
     return out
 
 
-def _check_supported(lvis_gt: LVIS) -> None:
-    for ann in lvis_gt.anns.values():
-        if ann.get('iscrowd') or ann.get('ignore'):
-            raise FastLVISUnsupported(
-                'GT annotation {} has iscrowd/ignore set: lvis-api ignores '
-                'iscrowd and faster-coco-eval does not, so the fast backend '
-                "would differ from lvis-api. Use backend='lvis'.".format(
-                    ann.get('id')))
+class _GCPaused:
+    """No cyclic garbage collection inside: evaluation allocates millions
+    of small objects next to the caller's millions of detection dicts, and
+    every full collection walks them all (a third of the run at LVIS
+    scale).  Nothing here builds reference cycles."""
+
+    def __enter__(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            gc.enable()
 
 
-def _verified_filter(lvis_gt: LVIS):
-    """Predicate that keeps detections of categories in their image's GT or
-    ``neg_category_ids``; lvis-api never evaluates the others.
+def _rle_of(ann, img):
+    """lvis-api's ``LVIS.ann_to_rle`` for an image dict ``img``."""
+    segm = ann['segmentation']
+    h, w = img['height'], img['width']
+    if isinstance(segm, list):
+        return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+    if isinstance(segm['counts'], list):
+        return mask_utils.frPyObjects(segm, h, w)
+    return segm
 
-    faster-coco-eval drops them too, but still converts their masks, and
-    in segm mode fails (``unordered_map::at``) on an image whose every
-    detection is dropped and that has no GT.  Dropping them first gives the
-    same numbers and avoids both.
+
+def _ious(payloads):
+    """pycocotools IoUs (lvis-api's function) of ``(dets, gts)`` pairs,
+    every GT a non-crowd as in lvis-api."""
+
+    def one(pair):
+        d, g = pair
+        return mask_utils.iou(d, g, [0] * len(g))
+
+    if IOU_WORKERS > 1 and len(payloads) > 64:
+        with ThreadPoolExecutor(IOU_WORKERS) as pool:
+            return list(pool.map(one, payloads, chunksize=32))
+    return [one(p) for p in payloads]
+
+
+def _min_count(num_gt: np.ndarray, rec_thrs: np.ndarray) -> np.ndarray:
+    """``[K, R]``: the least integer m with ``m / num_gt >= thr`` in float
+    arithmetic, i.e. the first TP count at which lvis-api's recall reaches
+    each threshold (float division is monotone in m)."""
+    n = num_gt[:, None].astype(np.float64)
+    m = np.ceil(rec_thrs[None, :] * n)
+    m = np.maximum(m, 0)
+    for _ in range(2):
+        m = np.where((m > 0) & ((m - 1) / n >= rec_thrs), m - 1, m)
+        m = np.where(m / n < rec_thrs, m + 1, m)
+    return m.astype(np.int64)
+
+
+def _accumulate(tp, fp, cells, num_gt, params):
+    """lvis-api's ``accumulate`` for one area range, all categories.
+
+    Args:
+        tp, fp (ndarray): ``[T, N]`` bool, entries sorted by (category,
+            score desc, image, id); ignored entries have both False.
+        cells (ndarray): ``[N]`` category index of each entry (sorted).
+        num_gt (ndarray): ``[K]`` non-ignored GT per category.
+
+    Returns:
+        precision ``[T, R, K]`` and recall ``[T, K]`` (-1 without GT).
     """
-    verified = {
-        img_id: set(img['neg_category_ids'])
-        for img_id, img in lvis_gt.imgs.items()
-    }
-    for ann in lvis_gt.anns.values():
-        verified[ann['image_id']].add(ann['category_id'])
-
-    def keep(ann):
-        cats = verified.get(ann['image_id'])
-        # unknown images are kept, so that prepare_lvis_results reports them
-        return cats is None or ann['category_id'] in cats
-
-    return keep
+    T, R, K = len(params.iou_thrs), len(params.rec_thrs), len(num_gt)
+    precision = -np.ones((T, R, K))
+    recall = -np.ones((T, K))
+    has_gt = num_gt > 0
+    precision[:, :, has_gt] = 0
+    recall[:, has_gt] = 0
+    # entries of categories without GT are never used
+    keep = has_gt[cells]
+    tp, fp, cells = tp[:, keep], fp[:, keep], cells[keep]
+    # ignored entries (no TP, no FP anywhere) only repeat the previous
+    # recall/precision: dropping them changes no sampled value
+    valid = (tp | fp).any(0)
+    tp, fp, cells = tp[:, valid], fp[:, valid], cells[valid]
+    N = cells.size
+    if N == 0:
+        return precision, recall
+    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+    ends = np.r_[starts[1:], N]
+    seg_cat = cells[starts]
+    seg_of = np.repeat(np.arange(starts.size), ends - starts)
+    tp_cum = np.cumsum(tp, axis=1, dtype=np.int64)
+    fp_cum = np.cumsum(fp, axis=1, dtype=np.int64)
+    # restart the sums at each category
+    tp_cum -= np.concatenate([np.zeros((T, 1), np.int64), tp_cum],
+                             1)[:, starts][:, seg_of]
+    fp_cum -= np.concatenate([np.zeros((T, 1), np.int64), fp_cum],
+                             1)[:, starts][:, seg_of]
+    tp_f = tp_cum.astype(np.float64)
+    # same operations as lvis-api, so the floats are the same
+    pr = tp_f / (fp_cum.astype(np.float64) + tp_f + np.spacing(1))
+    recall[:, seg_cat] = tp_f[:, ends - 1] / num_gt[seg_cat]
+    # precision envelope (running max from the right) per category
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        if e - s > 1:
+            pr[:, s:e] = np.maximum.accumulate(pr[:, e - 1:s - 1 if s else
+                                                  None:-1],
+                                               axis=1)[:, ::-1]
+    # first entry whose recall reaches each threshold: tp_cum >= m, found
+    # with one sorted search over (threshold, category, count) keys
+    m = _min_count(num_gt[seg_cat], params.rec_thrs)  # [S, R]
+    big = int(tp_cum.max()) + 2
+    S = starts.size
+    seg_key = (np.arange(T)[:, None] * S + seg_of[None, :]) * big
+    keys = (seg_key + tp_cum).ravel()
+    q = ((np.arange(T)[:, None, None] * S + np.arange(S)[None, :, None]) *
+         big + m[None]).reshape(-1)
+    idx = np.searchsorted(keys, q, side='left').reshape(T, S, R)
+    seg_end = (np.arange(T)[:, None] * N + ends[None, :])[:, :, None]
+    found = idx < seg_end
+    vals = np.where(found, pr.ravel()[np.minimum(idx, T * N - 1)], 0.0)
+    precision[:, :, seg_cat] = vals.transpose(0, 2, 1)
+    return precision, recall
 
 
 def run_fast_lvis_eval(
@@ -350,7 +268,9 @@ def run_fast_lvis_eval(
         max_dets: int = 300,
         img_ids: Optional[Sequence[int]] = None,
         use_cats: bool = True,
-        check_gt: bool = True) -> Tuple[Dict[str, float], FastLVISEval]:
+        check_gt: bool = True,
+        invalid_detections: str = 'error'
+) -> Tuple[Dict[str, float], FastLVISEval]:
     """:func:`~mmlt.evaluation.lvis_eval.run_lvis_eval` on faster-coco-eval.
 
     Same arguments and outputs (summary dict with the keys of
@@ -359,75 +279,260 @@ def run_fast_lvis_eval(
 
     Raises:
         ImportError: faster-coco-eval is not installed.
-        FastLVISUnsupported: GT with ``iscrowd``/``ignore`` set.
+        InvalidDetectionsError: invalid detections with
+            ``invalid_detections='error'`` (see
+            :func:`~mmlt.evaluation.lvis_eval.prepare_lvis_results`).
+        ValueError: ``img_ids`` not in the GT; a detection without the
+            ``bbox``/``segmentation`` that lvis-api needs.
     """
-    COCO, COCOeval_faster = _import_faster()
+    _C = _import_faster()
     if iou_type not in ('bbox', 'segm'):
         raise ValueError(f"iou_type must be 'bbox' or 'segm', got {iou_type}")
-    if not use_cats:
-        return run_lvis_eval(gt, results, iou_type, max_dets, img_ids,
-                             use_cats, check_gt)
     source = gt if isinstance(gt, str) else None
     lvis_gt = gt if isinstance(gt, LVIS) else LVIS(gt)
+    if not use_cats or not lvis_gt.cats:
+        # class-agnostic (see module doc); without categories lvis-api
+        # evaluates nothing (every value -1)
+        return run_lvis_eval(lvis_gt, results, iou_type, max_dets, img_ids,
+                             use_cats, check_gt, invalid_detections)
     if check_gt:
         check_lvis_gt(lvis_gt, source)
-    _check_supported(lvis_gt)
+    with _GCPaused():
+        return _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
+                    invalid_detections)
 
-    # box polygons are only needed where masks are compared
-    anns = prepare_lvis_results(lvis_gt,
-                                results,
-                                max_dets,
-                                box_polygons=iou_type == 'segm',
-                                keep=_verified_filter(lvis_gt))
-    silent = dict(print_function=lambda *a, **k: None)
-    # The GT dicts are shared, not copied (memory); faster-coco-eval adds
-    # 'ignore' (0, as lvis-api does) and, for segm, 'rle' to them: 'rle' is
-    # removed again below.
-    coco_gt = COCO(lvis_gt.dataset, **silent)
-    coco_dt = COCO(
-        dict(images=lvis_gt.dataset['images'],
-             categories=lvis_gt.dataset['categories'],
-             annotations=anns), **silent)
-    del anns
-    ev = _sparse_evaluator(COCOeval_faster)(
-        coco_gt,
-        coco_dt,
-        iou_type,
-        lvis_style=True,
-        print_function=lambda *a, **k: None)
-    p = ev.params
-    p.maxDets = [max_dets if max_dets >= 0 else np.iinfo(np.int32).max]
-    if img_ids is not None:
-        p.imgIds = sorted(int(i) for i in img_ids)
-    try:
-        ev.evaluate()
-        ev.accumulate()
-    finally:
-        if iou_type == 'segm':
-            for ann in lvis_gt.anns.values():
-                ann.pop('rle', None)
 
-    # [T, R, K, A, M] -> [T, R, K, A]; one max-dets value
-    precision = np.asarray(ev.eval['precision'])[..., -1]
-    recall = np.asarray(ev.eval['recall'])[..., -1]
-    if tuple(p.areaRngLbl) != AREA_LBL:
-        raise RuntimeError(f'unexpected area ranges {p.areaRngLbl}')
-    cat_ids = [int(c) for c in p.catIds]
+def _load_results(lvis_gt, results, invalid_detections):
+    copied = isinstance(results, str)
+    source = f'LVIS results {results}' if copied else 'LVIS results'
+    if copied:
+        with open(results) as f:
+            anns = json.load(f)
+    else:
+        anns = results
+    if not isinstance(anns, list):
+        raise TypeError('LVIS results must be a list of dicts.')
+    if not isinstance(anns, CheckedResults):
+        anns = check_lvis_results(lvis_gt, anns, invalid_detections, source)
+    return anns
+
+
+def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
+         invalid_detections):
+    lp = LVISParams(iou_type)
+    T, R, A = len(lp.iou_thrs), len(lp.rec_thrs), len(lp.area_rng)
+    assert tuple(lp.area_rng_lbl) == AREA_LBL
+    cat_ids = sorted(lvis_gt.get_cat_ids())
+    K = len(cat_ids)
+    cat_pos = {c: k for k, c in enumerate(cat_ids)}
+    if img_ids is None:
+        eval_imgs = sorted(lvis_gt.get_img_ids())
+    else:
+        eval_imgs = sorted(set(int(i) for i in img_ids))
+        unknown = [i for i in eval_imgs if i not in lvis_gt.imgs]
+        if unknown:
+            raise ValueError(
+                f'img_ids holds {len(unknown)} ids that are not images of '
+                f'the GT (e.g. {unknown[:5]}).')
+
+    # GT exactly as lvis-api's _prepare loads it (area filter, duplicates)
+    gts = lvis_gt.load_anns(
+        lvis_gt.get_ann_ids(img_ids=eval_imgs, cat_ids=cat_ids))
+    gt_of = defaultdict(list)
+    for g in gts:
+        gt_of[g['image_id'], g['category_id']].append(g)
+    imgs = lvis_gt.imgs
+    # per evaluated image: categories whose detections are evaluated
+    # (present in the GT or negative) and the not-exhaustive ones
+    verified = {}
+    for i in eval_imgs:
+        verified[i] = set(c for c in imgs[i]['neg_category_ids']
+                          if c in cat_pos)
+    for img, cat in gt_of:
+        verified[img].add(cat)
+    nel = {i: set(imgs[i]['not_exhaustive_category_ids']) for i in eval_imgs}
+
+    # detections: check, lvis-api's per-image limit and ids, selection
+    anns = _load_results(lvis_gt, results, invalid_detections)
+    if max_dets >= 0:
+        anns = _limit_dets_per_image(anns, max_dets)
+    box_branch = bool(anns) and 'bbox' in anns[0]
+    sel, d_img, d_cat, d_score, d_area, d_mark = [], [], [], [], [], []
+    inf = math.inf
+    for i, ann in enumerate(anns):
+        ver = verified.get(ann['image_id'])
+        if ver is None or ann['category_id'] not in ver:
+            continue
+        if box_branch:
+            box = ann.get('bbox')
+            if box is None:
+                raise ValueError(
+                    f'LVIS results: detection {i} has no bbox but the first '
+                    'has one (lvis-api needs a bbox on every detection '
+                    'then).')
+            area = box[2] * box[3]
+        else:
+            if 'segmentation' not in ann:
+                raise ValueError(
+                    f'LVIS results: detection {i} has neither bbox nor '
+                    'segmentation.')
+            area = mask_utils.area(ann['segmentation'])
+        if not 0 < area < inf:  # lvis-api's get_ann_ids; NaN fails too
+            continue
+        sel.append(i)
+        d_img.append(ann['image_id'])
+        d_cat.append(ann['category_id'])
+        d_score.append(ann['score'])
+        d_area.append(area)
+        d_mark.append(ann['category_id'] in nel[ann['image_id']])
+    N = len(sel)
+    sel = np.asarray(sel, np.int64)  # position = lvis-api id - 1
+    d_img = np.asarray(d_img, np.int64).reshape(N)
+    d_cat = np.fromiter((cat_pos[c] for c in d_cat), np.int64, N)
+    d_score = np.asarray(d_score, np.float64).reshape(N)
+    d_area = np.asarray(d_area, np.float64).reshape(N)
+    d_mark = np.asarray(d_mark, bool).reshape(N)
+
+    # pairs: detections grouped by (image, category), score desc, then
+    # result order (= C++ stable sort, lvis-api mergesort)
+    order = np.lexsort((sel, -d_score, d_cat, d_img))
+    pk_img, pk_cat = d_img[order], d_cat[order]
+    new = np.r_[True, (pk_img[1:] != pk_img[:-1]) |
+                (pk_cat[1:] != pk_cat[:-1])] if N else np.zeros(0, bool)
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:], N].astype(np.int64)
+    in_gt_pair = np.zeros(N, bool)
+    pair_gts, pair_rng = [], []
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        g = gt_of.get((int(pk_img[s]), cat_ids[pk_cat[s]]))
+        if g:
+            in_gt_pair[s:e] = True
+            pair_gts.append(g)
+            pair_rng.append((s, e))
+
+    # per area range: TP/FP of every detection at every threshold, in the
+    # pair order above
+    tp = np.zeros((A, T, N), bool)
+    fp = np.zeros((A, T, N), bool)
+    area_sorted = d_area[order]
+    mark_sorted = d_mark[order]
+    for a, (lo, hi) in enumerate(lp.area_rng):
+        # unmatched: ignored when out of range or not exhaustive
+        fp[a] = ~((area_sorted < lo) | (area_sorted > hi) | mark_sorted)
+    fp[:, :, in_gt_pair] = False
+    if pair_gts:
+        _match(_C, lp, lvis_gt, anns, sel[order], d_score[order],
+               area_sorted, mark_sorted, pair_gts, pair_rng, iou_type,
+               box_branch, tp, fp)
+
+    # GT counts per category and area range
+    num_gt = np.zeros((A, K), np.int64)
+    if gts:
+        g_area = np.array([g['area'] for g in gts], np.float64)
+        g_ign = np.array([bool(g.get('ignore', 0)) for g in gts])
+        g_cat = np.array([cat_pos[g['category_id']] for g in gts])
+        for a, (lo, hi) in enumerate(lp.area_rng):
+            ok = ~(g_ign | (g_area < lo) | (g_area > hi))
+            num_gt[a] = np.bincount(g_cat[ok], minlength=K)
+
+    # accumulation order: category, score desc, image, result order
+    acc = np.lexsort((sel[order], pk_img, -d_score[order], pk_cat))
+    precision = -np.ones((T, R, K, A))
+    recall = -np.ones((T, K, A))
     params = SimpleNamespace(cat_ids=cat_ids,
-                             img_ids=[int(i) for i in p.imgIds],
+                             img_ids=eval_imgs,
                              area_rng_lbl=list(AREA_LBL),
-                             area_rng=[list(r) for r in p.areaRng],
-                             iou_thrs=np.asarray(p.iouThrs),
-                             rec_thrs=np.asarray(p.recThrs),
+                             area_rng=[list(r) for r in lp.area_rng],
+                             iou_thrs=np.asarray(lp.iou_thrs),
+                             rec_thrs=np.asarray(lp.rec_thrs),
                              max_dets=max_dets,
                              iou_type=iou_type,
                              use_cats=1)
+    for a in range(A):
+        precision[..., a], recall[..., a] = _accumulate(
+            tp[a][:, acc], fp[a][:, acc], pk_cat[acc], num_gt[a], params)
+
     freq_groups = [[] for _ in FREQ_GROUPS]
     for k, c in enumerate(cat_ids):
         freq_groups[FREQ_GROUPS.index(lvis_gt.cats[c]['frequency'])].append(k)
     stats = _summarize(precision, recall, params, freq_groups)
-    # drop the indexes (they pin every detection dict)
-    ev.cocoGt = ev.cocoDt = None
-    ev.gt_dataset = ev.dt_dataset = None
-    ev.ious = {}
-    return stats, FastLVISEval(params, precision, recall, stats, ev)
+    return stats, FastLVISEval(params, precision, recall, stats, freq_groups)
+
+
+def _match(_C, lp, lvis_gt, anns, ids, scores, areas, marks, pair_gts,
+           pair_rng, iou_type, box_branch, tp, fp):
+    """Greedy matching of the pairs with GT and detections (C++), written
+    into ``tp``/``fp`` ``[A, T, N]``."""
+    T = len(lp.iou_thrs)
+    imgs = lvis_gt.imgs
+    gt_ds, dt_ds = _C.Dataset(), _C.Dataset()
+    payloads = []
+    max_nd = 1
+    for p, (g_list, (s, e)) in enumerate(zip(pair_gts, pair_rng)):
+        max_nd = max(max_nd, e - s)
+        img = imgs[g_list[0]['image_id']]
+        g_pay = []
+        for j, g in enumerate(g_list, 1):
+            # surrogate ids: positive, or 0 where lvis-api's id is 0
+            gt_ds.append_ref(
+                p, 0,
+                dict(id=0 if g['id'] == 0 else j,
+                     area=float(g['area']),
+                     ignore=bool(g.get('ignore', 0)),
+                     iscrowd=False))
+            g_pay.append(g['bbox'] if iou_type == 'bbox' else _rle_of(g, img))
+        d_pay = []
+        for d in range(s, e):
+            dt_ds.append_ref(
+                p, 0,
+                dict(id=int(ids[d]) + 1,
+                     score=float(scores[d]),
+                     area=float(areas[d]),
+                     lvis_mark=bool(marks[d])))
+            d_pay.append(_det_payload(anns[ids[d]], img, iou_type,
+                                      box_branch))
+        payloads.append((d_pay, g_pay))
+    ious = [[np.asarray(x, np.float64).reshape(len(d), len(g)).tolist()]
+            for x, (d, g) in zip(_ious(payloads), payloads)]
+    del payloads
+    P = len(pair_rng)
+    evals = _C.COCOevalEvaluateImages(
+        [list(r) for r in lp.area_rng], max_nd, list(lp.iou_thrs), ious,
+        gt_ds, dt_ds, [float(p) for p in range(P)], [0.0], True)
+    del ious
+    # gather index: C++ stores [t, d] per pair, t-major
+    rng = np.asarray(pair_rng, np.int64)
+    nd = rng[:, 1] - rng[:, 0]
+    pos = np.concatenate([np.arange(s, e) for s, e in pair_rng])
+    pair_of = np.repeat(np.arange(P), nd)
+    flat_start = np.r_[0, np.cumsum(nd * T)[:-1]]
+    local = pos - np.repeat(rng[:, 0], nd)
+    gather = (flat_start[pair_of][None, :] +
+              np.arange(T)[:, None] * nd[pair_of][None, :] + local[None, :])
+    for a in range(len(lp.area_rng)):
+        dm, di = [], []
+        for ev in evals[a * P:(a + 1) * P]:
+            st = ev.__getstate__()
+            dm.extend(st[0])
+            di.extend(st[4])
+        dm = np.asarray(dm, np.int64)[gather]
+        di = np.asarray(di, bool)[gather]
+        # lvis-api: TP when matched to a GT of non-zero id, FP when
+        # unmatched, neither when ignored
+        tp[a][:, pos] = (dm != 0) & ~di
+        fp[a][:, pos] = (dm == 0) & ~di
+
+
+def _det_payload(ann, img, iou_type, box_branch):
+    """What lvis-api's ``compute_iou`` reads of a prepared detection."""
+    if iou_type == 'bbox':
+        if 'bbox' in ann:
+            return ann['bbox']
+        return mask_utils.toBbox(ann['segmentation'])
+    if 'segmentation' not in ann:
+        # box-only detection: lvis-api's box polygon
+        x1, y1, w, h = ann['bbox']
+        x2, y2 = x1 + w, y1 + h
+        return _rle_of(dict(segmentation=[[x1, y1, x1, y2, x2, y2, x2, y1]]),
+                       img)
+    return _rle_of(ann, img)

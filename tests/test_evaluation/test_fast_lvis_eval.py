@@ -16,8 +16,7 @@ from lvis import LVIS
 from mmlt.evaluation.lvis_eval import per_class_ap, run_lvis_eval
 
 pytest.importorskip('faster_coco_eval')
-from mmlt.evaluation.fast_lvis_eval import (  # noqa: E402
-    FastLVISUnsupported, run_fast_lvis_eval)
+from mmlt.evaluation.fast_lvis_eval import run_fast_lvis_eval  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     'lvis_eval_helpers', osp.join(osp.dirname(__file__), 'test_lvis_eval.py'))
@@ -126,10 +125,10 @@ def test_segm_rle_only_and_box_only(tmp_path):
     assert_equal(*both(gt_file, box_only, 'segm'))
 
 
-def test_segm_mixed_mask_formats(tmp_path, monkeypatch):
-    """Compressed RLEs (str or bytes counts) skip the library's mask
-    conversion; polygons and uncompressed RLEs in the same result set still
-    go through it. All four give lvis-api's numbers."""
+def test_segm_mixed_mask_formats(tmp_path):
+    """Compressed RLEs (str or bytes counts), polygons and uncompressed RLEs
+    in one result set: lvis-api's numbers, and the same as all-str RLEs
+    (the formats encode the same masks)."""
     gt = H.make_gt(11, num_imgs=12)
     gt_file = H.write_gt(tmp_path, gt)
     dets = H.make_dets(gt, 11)
@@ -152,21 +151,7 @@ def test_segm_mixed_mask_formats(tmp_path, monkeypatch):
             counts = runs.tolist() if flat[0] == 0 else [0] + runs.tolist()
             d['segmentation'] = dict(size=[h, w], counts=counts)
         mixed.append(d)
-    import faster_coco_eval.core.mask as fce_mask
-    converted = []
-    real = fce_mask.calculateRleForAllAnnotations
-
-    def spy(anns, *args):
-        converted.extend(a for a in anns if 'score' in a)
-        return real(anns, *args)
-
-    monkeypatch.setattr(fce_mask, 'calculateRleForAllAnnotations', spy)
     assert_equal(*both(gt_file, mixed, 'segm'))
-    # only polygons and uncompressed RLEs went through the converter
-    assert converted and all(
-        isinstance(a['segmentation'], list)
-        or isinstance(a['segmentation']['counts'], list) for a in converted)
-    # and the formats are interchangeable: same numbers as all-str RLEs
     (stats, aps), _ = both(gt_file, dets, 'segm')
     (mstats, maps), _ = both(gt_file, mixed, 'segm')
     assert_equal((mstats, maps), (stats, aps))
@@ -307,11 +292,21 @@ def test_mid_size_random(tmp_path, iou_type):
     assert_equal(*both(gt_file, dets, iou_type, max_dets=20))
 
 
-def test_crowd_gt_refused(tmp_path):
-    gt = H.make_gt(0)
-    gt['annotations'][0]['iscrowd'] = 1
-    with pytest.raises(FastLVISUnsupported):
-        run_fast_lvis_eval(H.write_gt(tmp_path, gt), [], 'bbox')
+@pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
+def test_crowd_and_ignore_gt(tmp_path, iou_type):
+    # lvis-api matches crowd GT as ordinary GT and honours 'ignore'
+    # (faster-coco-eval alone would treat iscrowd as ignore + crowd IoU)
+    gt = H.make_gt(6, num_imgs=12)
+    for i, a in enumerate(gt['annotations']):
+        if i % 3 == 0:
+            a['iscrowd'] = 1
+        if i % 4 == 1:
+            a['ignore'] = 1
+        if i % 5 == 2:
+            a['is_crowd'] = True
+    gt_file = H.write_gt(tmp_path, gt)
+    dets = H.make_dets(gt, 6)
+    assert_equal(*both(gt_file, dets, iou_type))
 
 
 def test_gt_and_dets_left_unchanged(tmp_path):
@@ -322,7 +317,7 @@ def test_gt_and_dets_left_unchanged(tmp_path):
     keys = {k for a in lvis_gt.anns.values() for k in a}
     run_fast_lvis_eval(lvis_gt, dets, 'segm')
     assert dets == before
-    assert {k for a in lvis_gt.anns.values() for k in a} <= keys | {'ignore'}
+    assert {k for a in lvis_gt.anns.values() for k in a} == keys
     # and the same GT object still evaluates identically afterwards
     assert_equal(*both(lvis_gt, dets, 'segm'))
 
