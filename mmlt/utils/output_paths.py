@@ -69,7 +69,7 @@ def _first_existing(path: str) -> str:
 
 
 def check_writable_dir(path: str, what: str = 'output folder',
-                       create: bool = True) -> str:
+                       create: bool = True, _named: str = None) -> str:
     """Make sure ``path`` is (or can become) a writable folder.
 
     With ``create`` the folder is created (with its parents) and a probe
@@ -82,12 +82,13 @@ def check_writable_dir(path: str, what: str = 'output folder',
         OutputNotWritableError: naming ``path`` and the cause.
     """
     path = osp.abspath(path)
+    named = _named or path  # the path the error names (a file's own)
     base = _first_existing(path)
     if not osp.isdir(base):
-        raise _not_writable(path, what, f'{base} is a file, not a folder')
+        raise _not_writable(named, what, f'{base} is a file, not a folder')
     if not os.access(base, os.W_OK | os.X_OK):
         raise _not_writable(
-            path, what, f'{_user()} has no write permission on {base}')
+            named, what, f'{_user()} has no write permission on {base}')
     if not create:
         return path
     try:
@@ -96,7 +97,7 @@ def check_writable_dir(path: str, what: str = 'output folder',
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise _not_writable(path, what, _cause(e)) from e
+        raise _not_writable(named, what, _cause(e)) from e
     return path
 
 
@@ -108,7 +109,7 @@ def check_writable_file(path: str, what: str = 'output file') -> str:
     if osp.isdir(path):
         raise _not_writable(path, what,
                             'it is a folder; give a file name')
-    check_writable_dir(osp.dirname(path), f'folder of the {what}')
+    check_writable_dir(osp.dirname(path), what, _named=path)
     if osp.exists(path) and not os.access(path, os.W_OK):
         raise _not_writable(
             path, what, f'the existing file is read-only for {_user()}')

@@ -99,16 +99,38 @@ def test_groups_from_checkpoint_config_and_sweep(tmp_path, capsys):
     assert '1 [1, 1]' in printed
 
 
-def test_errors(tmp_path):
+def _exit2(capsys, match, fn, *args):
+    """``fn(*args)`` exits with status 2 and prints ``match`` on stderr."""
+    import re
+    with pytest.raises(SystemExit) as e:
+        fn(*args)
+    assert e.value.code == 2
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_errors(tmp_path, capsys):
     tool = load_tool()
     ck = make_ckpt(tmp_path)
-    with pytest.raises(SystemExit, match='--ann-file'):
-        tool.main([ck, '--select', '--out', str(tmp_path / 'x.pth')])
+    _exit2(capsys, '--ann-file', tool.main,
+           [ck, '--select', '--out', str(tmp_path / 'x.pth')])
     path = str(tmp_path / 'stats4.json')
     ClassStats([1, 2], list('ab'), [1, 1], [1, 1], 2, list('rr')).save(path)
-    with pytest.raises(SystemExit, match='expected 3 rows'):
-        tool.main([ck, '--select', '--stats-file', path, '--out',
-                   str(tmp_path / 'x.pth')])
+    _exit2(capsys, 'expected 3 rows', tool.main,
+           [ck, '--select', '--stats-file', path, '--out',
+            str(tmp_path / 'x.pth')])
     torch.save({'state_dict': {'a.weight': W}}, str(tmp_path / 'n.pth'))
-    with pytest.raises(SystemExit, match='fc_cls'):
-        tool.main([str(tmp_path / 'n.pth'), '--out', str(tmp_path / 'x')])
+    _exit2(capsys, 'fc_cls', tool.main,
+           [str(tmp_path / 'n.pth'), '--out', str(tmp_path / 'x')])
+    # missing checkpoint: says which config trains it and how
+    missing = 'work_dirs/mask-rcnn_r50_fpn_1x_lvis-v1/epoch_12.pth'
+    _exit2(capsys, r'(?s)stage-1 checkpoint work_dirs/mask-rcnn_r50_fpn_1x_'
+           r'lvis-v1/epoch_12\.pth does not exist.*tools/dist_train\.sh '
+           r'configs/lvis/mask-rcnn_r50_fpn_1x_lvis-v1\.py',
+           tool.main, [missing, '--out', str(tmp_path / 'x.pth')])
+    # --out: the input itself, or a path below a file
+    _exit2(capsys, 'is the input checkpoint', tool.main,
+           [ck, '--out', ck])
+    (tmp_path / 'f').write_text('')
+    _exit2(capsys, f'cannot write the output checkpoint {tmp_path}/f/x.pth: '
+           f'{tmp_path}/f is a file', tool.main,
+           [ck, '--out', str(tmp_path / 'f' / 'x.pth')])

@@ -30,6 +30,10 @@ count 0, i.e. probability 0 at test time. Single process (one GPU if there
 is one, else CPU); the model and pass are inference-only, so a distributed
 launch would not speed up the dominating image loading by much on LVIS
 (run it once per stage-1 model).
+
+A missing config or checkpoint (with the command that trains stage 1), an
+unwritable ``--out`` or one equal to the checkpoint exit with status 2
+before the pass; an existing ``--out`` is replaced (the tool says so).
 """
 import argparse
 import copy
@@ -164,6 +168,29 @@ def main(argv=None):
     from mmlt.utils.ckpt_surgery import (CheckpointSurgeryError,
                                          load_checkpoint_file)
 
+    from mmlt.utils.output_paths import (OutputPathError,
+                                         check_writable_file, cli_error,
+                                         writing)
+
+    def fail(msg):
+        sys.exit(cli_error(msg, 'ncm.py'))
+
+    if not osp.isfile(args.config):
+        fail(f'config {args.config} does not exist')
+    # before the pass over the training set (hours on LVIS)
+    if osp.abspath(args.out) == osp.abspath(args.checkpoint):
+        fail(f'--out {args.out} is the input checkpoint; write the NCM '
+             'checkpoint to another file')
+    try:
+        check_writable_file(args.out, 'output checkpoint')
+    except OutputPathError as e:
+        fail(e)
+    if not osp.isfile(args.checkpoint):
+        from mmlt.engine.runner.stage1 import stage1_advice
+        fail(f'the stage-1 checkpoint {args.checkpoint} does not exist. ' +
+             stage1_advice(args.config, args.checkpoint,
+                           override='pass the path of a stage-1 checkpoint '
+                           'you have'))
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -176,15 +203,20 @@ def main(argv=None):
     try:
         ckpt = load_checkpoint_file(args.checkpoint)
     except (FileNotFoundError, CheckpointSurgeryError) as e:
-        sys.exit(str(e))
+        fail(e)
     state = ckpt['state_dict']
     model = MODELS.build(cfg.model)
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing
                if k not in (HEAD + 'class_means', HEAD + 'class_counts')]
     if missing:
-        sys.exit(f'{args.checkpoint} does not fit {args.config}: missing '
-                 f'{missing[:5]}{" ..." if len(missing) > 5 else ""}')
+        from mmlt.engine.runner.stage1 import stage1_advice
+        fail(f'{args.checkpoint} does not fit {args.config} (a checkpoint '
+             f'of another model?): {len(missing)} keys missing, e.g. '
+             f'{missing[:5]}{" ..." if len(missing) > 5 else ""}. ' +
+             stage1_advice(args.config, args.checkpoint,
+                           override='pass the stage-1 checkpoint of this '
+                           'model'))
     if unexpected:
         warnings.warn(f'ignoring {len(unexpected)} checkpoint keys the model '
                       f'does not have: {unexpected[:5]}')
@@ -237,11 +269,17 @@ def main(argv=None):
         classes_without_mean=absent,
         source=osp.abspath(args.checkpoint),
         config=osp.abspath(args.config))
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    torch.save({'meta': meta, 'state_dict': out_state}, args.out)
+    replaced = osp.exists(args.out)
+    try:
+        with writing(args.out, 'output checkpoint'):
+            os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+            torch.save({'meta': meta, 'state_dict': out_state}, args.out)
+    except OutputPathError as e:
+        fail(e)
     print(f'{num_classes - len(absent)} class means + background mean '
           f'({int(counts[:num_classes].sum())} GT boxes, '
-          f'{int(counts[num_classes])} background RoIs) -> {args.out}')
+          f'{int(counts[num_classes])} background RoIs) -> {args.out}' +
+          (' (replaced the existing file)' if replaced else ''))
 
 
 if __name__ == '__main__':

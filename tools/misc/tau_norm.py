@@ -24,6 +24,11 @@ those groups, every other row untouched; ``--select`` alone means ``r c``.
 Groups come from mmlt's class statistics of the training annotations:
 ``--ann-file`` / ``--stats-file``, else the train ``ann_file`` recorded in
 the checkpoint's config.
+
+Errors (a missing checkpoint -- with the command that trains it --, an
+unwritable ``--out`` or one equal to the input, a checkpoint without
+``fc_cls``) exit with status 2 before any work; an existing ``--out`` is
+replaced (the tool says so).
 """
 import argparse
 import os
@@ -38,6 +43,8 @@ from mmlt.models.layers.tau_norm import (GROUP_NAMES, classifier_weight_keys,
                                          tau_normalize_state_dict)
 from mmlt.utils.ckpt_surgery import (CheckpointSurgeryError,
                                      load_checkpoint_file)
+from mmlt.utils.output_paths import (OutputPathError, check_writable_file,
+                                     cli_error, writing)
 
 
 def parse_args(argv=None):
@@ -63,11 +70,20 @@ def parse_args(argv=None):
     return args
 
 
+def _fail(msg) -> None:
+    sys.exit(cli_error(msg, 'tau_norm.py'))
+
+
 def load_checkpoint(path):
+    if not osp.isfile(path):
+        from mmlt.engine.runner.stage1 import stage1_advice
+        _fail(f'the stage-1 checkpoint {path} does not exist. ' +
+              stage1_advice(None, path, override='pass the path of a '
+                            'stage-1 checkpoint you have'))
     try:
         ckpt = load_checkpoint_file(path)
     except (FileNotFoundError, CheckpointSurgeryError) as e:
-        sys.exit(str(e))
+        _fail(e)
     return ckpt, ckpt['state_dict']
 
 
@@ -94,7 +110,7 @@ def load_groups(args, ckpt):
             ann_file=args.ann_file, stats_file=args.stats_file).groups
     ann = train_ann_file_from_meta(ckpt)
     if ann is None or not osp.isfile(ann):
-        sys.exit('class groups are needed (--select/--tau-sweep) but the '
+        _fail('class groups are needed (--select/--tau-sweep) but the '
                  f'training annotations {ann!r} named in the checkpoint '
                  'config are not available; pass --ann-file TRAIN_JSON or '
                  '--stats-file STATS_JSON')
@@ -123,10 +139,18 @@ def print_sweep(state_dict, groups, taus):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.out:
+        if osp.abspath(args.out) == osp.abspath(args.checkpoint):
+            _fail(f'--out {args.out} is the input checkpoint; write the '
+                  'tau-normalised one to another file')
+        try:
+            check_writable_file(args.out, 'output checkpoint')
+        except OutputPathError as e:
+            _fail(e)
     ckpt, state_dict = load_checkpoint(args.checkpoint)
     keys = classifier_weight_keys(state_dict)
     if not keys:
-        sys.exit(f'{args.checkpoint} has no `fc_cls.weight`; tau-norm needs a '
+        _fail(f'{args.checkpoint} has no `fc_cls.weight`; tau-norm needs a '
                  'softmax bbox head with an fc_cls classifier')
     need_groups = args.select is not None or args.tau_sweep
     groups = None
@@ -135,7 +159,7 @@ def main(argv=None):
         rows_expected = len(groups) + 1
         for k in keys:
             if state_dict[k].shape[0] != rows_expected:
-                sys.exit(f'{k} has {state_dict[k].shape[0]} rows but the '
+                _fail(f'{k} has {state_dict[k].shape[0]} rows but the '
                          f'class statistics have {len(groups)} classes '
                          f'(expected {rows_expected} rows incl. background); '
                          'use the statistics of the training set of this '
@@ -157,10 +181,16 @@ def main(argv=None):
         rows=rows,
         keys=changed,
         source=osp.abspath(args.checkpoint))
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    torch.save({'meta': meta, 'state_dict': state_dict}, args.out)
+    replaced = osp.exists(args.out)
+    try:
+        with writing(args.out, 'output checkpoint'):
+            os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+            torch.save({'meta': meta, 'state_dict': state_dict}, args.out)
+    except OutputPathError as e:
+        _fail(e)
     print(f'tau-norm (tau={args.tau:g}, {what}) applied to '
-          f'{", ".join(changed)}; biases kept -> {args.out}')
+          f'{", ".join(changed)}; biases kept -> {args.out}' +
+          (' (replaced the existing file)' if replaced else ''))
 
 
 if __name__ == '__main__':

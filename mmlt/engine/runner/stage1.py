@@ -110,12 +110,19 @@ def _script_for(load_from: str) -> Optional[str]:
 
 
 def stage1_advice(config_file: Optional[str],
-                  load_from: Optional[str]) -> str:
-    """How to produce the stage-1 checkpoint, as a few sentences."""
+                  load_from: Optional[str],
+                  override: Optional[str] = None) -> str:
+    """How to produce the stage-1 checkpoint ``load_from`` of
+    ``config_file``, as a few sentences; ``override`` is how to name
+    another checkpoint instead (default: ``--cfg-options load_from``)."""
     cfg1 = stage1_config(config_file, load_from)
-    override = ('start from a stage-1 checkpoint you have: '
-                '--cfg-options load_from=PATH')
+    override = override or ('start from a stage-1 checkpoint you have: '
+                            '--cfg-options load_from=PATH')
     if cfg1 is None:
+        script = _script_for(str(load_from)) if load_from else None
+        if script:
+            return (f'{script} trains the stage-1 model and puts its '
+                    f'checkpoint at {load_from}; or {override}')
         return ('Train the stage-1 model of this config first (its '
                 f'checkpoint goes to `load_from`), or {override}')
     m = _WORK_DIR_RE.match(str(load_from or ''))

@@ -90,3 +90,62 @@ class FCNNormMaskHead(FCNMaskHead):
         old = self.conv_logits
         self.conv_logits = CosineConv1x1(
             old.in_channels, old.out_channels, scale=scale, eps=eps)
+
+    def check_stage1_checkpoint(self, checkpoint: dict, prefix: str,
+                                filename: str, advice=None) -> None:
+        """Check that ``checkpoint`` (a stage-1 checkpoint loaded for
+        training, called by ``DecoupledRunner``) was trained with a normed
+        mask head of the same scale at ``prefix`` (e.g.
+        ``roi_head.mask_head``).
+
+        Its weights cannot tell: a plain ``FCNMaskHead``'s ``conv_logits``
+        has the same keys and shapes, but its logits were trained unnormed,
+        so this head would turn them into other masks. The config saved in
+        the checkpoint's ``meta['cfg']`` (mmengine writes it) can; without
+        one the check is skipped with a warning.
+        """
+        from mmengine.config import Config
+        from mmengine.logging import MMLogger
+        logger = MMLogger.get_current_instance()
+        text = (checkpoint.get('meta') or {}).get('cfg')
+        where = f'model.{prefix}'
+        if not text:
+            logger.warning(
+                f'{filename} records no config (meta.cfg), so mmlt cannot '
+                f'check that it was trained with FCNNormMaskHead at {where}'
+                ' as this config expects (LOCE stage 1)')
+            return
+        try:
+            node = Config.fromstring(text, '.py').get('model')
+            for part in prefix.split('.'):
+                node = node[int(part)] if isinstance(
+                    node, (list, tuple)) else node.get(part)
+        except Exception as e:  # an unreadable config: no verdict
+            logger.warning(f'could not read the config recorded in '
+                           f'{filename} ({e}); {where} not checked')
+            return
+        head_type = node.get('type') if isinstance(node, dict) else None
+        own = f'FCNNormMaskHead(scale={self.conv_logits.scale:g})'
+        if head_type is not None:
+            cls = MODELS.get(head_type) if isinstance(head_type, str) \
+                else head_type
+            if isinstance(cls, type) and issubclass(cls, FCNNormMaskHead):
+                scale = float(node.get('scale', 20.0))
+                if scale == self.conv_logits.scale:
+                    return
+                problem = (f'was trained with {where}.scale={scale:g}, '
+                           f'this config uses {own}')
+            else:
+                problem = (f'was trained with a plain mask predictor '
+                           f'({where}.type={head_type}), but this config '
+                           f'uses {own}, whose cosine logits need a stage 1 '
+                           'trained with it')
+        else:
+            problem = (f'was trained without a mask head at {where}, but '
+                       f'this config trains {own} from it')
+        from mmlt.engine.runner.decoupled_runner import Stage1MismatchError
+        raise Stage1MismatchError(
+            f'{filename} {problem}: it is not the stage-1 checkpoint of this '
+            'LOCE stage 2 (stage 1 is Mask R-CNN with FCNNormMaskHead, e.g. '
+            'configs/loce/mask-rcnn_r50_fpn_normed-mask_ms-2x_lvis-v1.py). '
+            + (str(advice) if advice is not None else ''))
