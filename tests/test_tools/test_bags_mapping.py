@@ -81,9 +81,28 @@ def test_cli_errors(tmp_path, capsys):
     assert tool.main([
         '--ann-file', str(tmp_path / 'missing.json'), '--out-dir',
         str(tmp_path)
-    ]) == 1
+    ]) == 2
     assert 'does not exist' in capsys.readouterr().err
     ann = write_lvis(tmp_path / 'train.json', [3, 15])
     assert tool.main(['--ann-file', ann, '--out-dir', str(tmp_path / 'o'),
-                      '--num-classes', '3']) == 1
+                      '--num-classes', '3']) == 2
     assert 'num_classes=3' in capsys.readouterr().err
+    # an existing mapping: the same one is kept, another is refused
+    out = str(tmp_path / 'm')
+    assert tool.main(['--ann-file', ann, '--out-dir', out]) == 0
+    before = (tmp_path / 'm' / 'label2binlabel.pt').stat().st_mtime_ns
+    assert tool.main(['--ann-file', ann, '--out-dir', out]) == 0
+    assert 'already holds this mapping' in capsys.readouterr().out
+    args = ['--ann-file', ann, '--out-dir', out, '--bin-edges', '5']
+    assert tool.main(args) == 2
+    err = capsys.readouterr().err
+    assert out in err and 'bin edges [10.0, 100.0, 1000.0]' in err
+    assert '--force' in err
+    assert (tmp_path / 'm' / 'label2binlabel.pt').stat().st_mtime_ns == \
+        before
+    assert tool.main(args + ['--force']) == 0
+    # an --out-dir below a file
+    (tmp_path / 'f').write_text('')
+    assert tool.main(['--ann-file', ann, '--out-dir',
+                      str(tmp_path / 'f' / 'm')]) == 2
+    assert f'{tmp_path}/f is a file' in capsys.readouterr().err

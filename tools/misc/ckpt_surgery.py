@@ -10,7 +10,9 @@ remove: drop the keys matching --keys (default: every fc_cls, all stages);
 reset: keep all weights; resize: give the matched output layers N rows (old
 rows kept, new weight rows N(0, 0.01^2), new bias rows 0). All three strip
 optimizer, message hub, schedulers and epoch/iter. See
-mmlt/utils/ckpt_surgery.py.
+mmlt/utils/ckpt_surgery.py. Errors (missing input, --out equal to it or
+unwritable -- checked before loading --, keys that match nothing) exit
+with status 2; an existing --out is replaced (the tool says so).
 """
 import argparse
 import os
@@ -21,6 +23,8 @@ import torch
 
 from mmlt.utils.ckpt_surgery import (DEFAULT_KEYS, METHODS,
                                      CheckpointSurgeryError, ckpt_surgery)
+from mmlt.utils.output_paths import (OutputPathError, check_writable_file,
+                                     writing)
 
 
 def parse_args(argv=None):
@@ -43,21 +47,27 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        new, lines = ckpt_surgery(args.checkpoint, args.method, args.keys,
-                                  args.num_out, args.std, args.seed)
-    except (FileNotFoundError, CheckpointSurgeryError) as e:
-        print(f'ckpt_surgery: error: {e}', file=sys.stderr)
-        return 2
     if osp.abspath(args.out) == osp.abspath(args.checkpoint):
         print('ckpt_surgery: error: --out must differ from the input',
               file=sys.stderr)
         return 2
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    torch.save(new, args.out)
+    try:
+        # before loading a (large) checkpoint
+        check_writable_file(args.out, 'output checkpoint')
+        new, lines = ckpt_surgery(args.checkpoint, args.method, args.keys,
+                                  args.num_out, args.std, args.seed)
+        replaced = osp.exists(args.out)
+        with writing(args.out, 'output checkpoint'):
+            os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+            torch.save(new, args.out)
+    except (FileNotFoundError, CheckpointSurgeryError,
+            OutputPathError) as e:
+        print(f'ckpt_surgery: error: {e}', file=sys.stderr)
+        return 2
     for line in lines:
         print(line)
-    print(f'saved {args.out} ({len(new["state_dict"])} tensors)')
+    print(f'saved {args.out} ({len(new["state_dict"])} tensors)' +
+          (', replacing the existing file' if replaced else ''))
     return 0
 
 
