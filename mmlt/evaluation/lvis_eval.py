@@ -35,7 +35,8 @@ from .validate import CheckedResults, validate_results
 
 __all__ = [
     'LVISEvalNP', 'LVISResultsNP', 'LVISAnnotationError', 'check_lvis_gt',
-    'check_lvis_results', 'per_class_ap', 'prepare_lvis_results', 'run_lvis_eval', 'summary_keys'
+    'check_lvis_results', 'per_class_ap', 'prepare_lvis_results',
+    'run_lvis_eval', 'summary_keys'
 ]
 
 AP_KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf')

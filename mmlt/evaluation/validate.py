@@ -132,10 +132,12 @@ class InvalidDetections:
         return list(OrderedDict.fromkeys(self.image_ids[i] for i in idx))
 
     def summary(self) -> str:
-        """'5 of 120 detections (in 2 of 6 images, e.g. ids [1, 3])'"""
+        """'5 of 120 detections (in 2 of the 6 images with detections,
+        e.g. image ids [1, 3])'"""
         imgs = self.bad_images
         return (f'{self.num_invalid} of {self.num_total} detections (in '
-                f'{len(imgs)} of {self.num_images} images, e.g. image ids '
+                f'{len(imgs)} of the {self.num_images} images with '
+                f'detections, e.g. image ids '
                 f'{imgs[:5]})')
 
     def message(self, source: str, option: str) -> str:
@@ -149,7 +151,7 @@ class InvalidDetections:
                 + '; '.join(self.examples) + '. Likely cause: '
                 + '; '.join(causes) + '. Refusing to evaluate them: the '
                 'AP would be meaningless. To evaluate only the valid '
-                f'detections, set {option} (the number dropped is logged).')
+                f'detections, use {option} (the number dropped is logged).')
 
 
 def _fmt_num(v) -> str:
@@ -621,7 +623,7 @@ def validate_scores(scores: np.ndarray,
         fix = ('Every image is invalid, so dropping them leaves nothing to '
                'evaluate.' if policy == 'drop' else
                'Refusing to evaluate them: the mAP would be meaningless. '
-               f'To evaluate only the other images, set {option} (the '
+               f'To evaluate only the other images, use {option} (the '
                'number dropped is logged).')
         raise InvalidDetectionsError(
             f'{source}: {what}. Likely cause: the model diverged (a NaN/inf '

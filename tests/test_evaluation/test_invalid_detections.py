@@ -161,7 +161,8 @@ def test_checker_flags_exactly_the_injected(lvis_set, seed):
     bad_imgs = {dets[i]['image_id'] for i in bad}
     assert set(report.bad_images) == bad_imgs
     assert report.summary().startswith(
-        f'{len(bad)} of {len(dets)} detections (in {len(bad_imgs)} of ')
+        f'{len(bad)} of {len(dets)} detections (in {len(bad_imgs)} of the '
+        f"{len({d['image_id'] for d in dets})} images with detections")
     # the same boxes as mmdet xyxy predictions, one image
     boxes = np.array([d['bbox'] for d in dets], dtype=np.float64)
     boxes[:, 2:] += boxes[:, :2]
@@ -218,6 +219,11 @@ def test_checker_preds_labels_masks():
     arr = dict(masked, masks=np.zeros((4, 21, 30), bool))
     rep = find_invalid_preds([arr], 3, img_sizes={7: (20, 30)})
     assert rep.reasons[V.MASK_SIZE] == 4
+    # a separate mask score (e.g. Mask Scoring R-CNN) is checked as well
+    ms = dict(masked, mask_scores=torch.tensor([NAN, 0.8, 0.7, 0.6]))
+    rep = find_invalid_preds([ms], 3, img_sizes={7: (20, 30)})
+    assert rep.invalid.tolist() == [True, True, True, True]
+    assert rep.reasons[V.NONFINITE_SCORE] == 1
     kept = V.validate_preds([masked], 'drop', num_classes=3,
                             img_sizes={7: (20, 30)})
     assert kept[0]['scores'].tolist() == pytest.approx([0.9])
@@ -328,7 +334,8 @@ def corrupt_samples(samples, seed, num_classes, frac=0.15):
             else:
                 p['labels'][i] = -1
         if s is samples[-1] and seed % 2:  # masks not of the image size
-            p['masks'] = torch.zeros((n, H.IMG_H + 2, H.IMG_W), dtype=torch.bool)
+            p['masks'] = torch.zeros((n, H.IMG_H + 2, H.IMG_W),
+                                     dtype=torch.bool)
             keep[:] = False
         bad_s.append(dict(s, pred_instances=p))
         k = torch.from_numpy(keep)
