@@ -256,6 +256,18 @@ class DecoupledRunner(Runner):
             return ('Train the stage-1 model of this config first, or pass '
                     '--cfg-options load_from=PATH')
 
+    def _stage1_path(self, fallback: Optional[str]) -> Optional[str]:
+        """The config file's own ``load_from`` (``--cfg-options`` or
+        ``--resume`` may have replaced it), else ``fallback``."""
+        try:
+            from mmengine.config import Config
+            if self._config_file():
+                return Config.fromfile(
+                    self._config_file()).get('load_from') or fallback
+        except Exception:  # advice only
+            pass
+        return fallback
+
     def _check_stage1_exists(self) -> None:
         lf = self._load_from
         if self.decoupled_cfg is None or self._resume or \
@@ -273,14 +285,7 @@ class DecoupledRunner(Runner):
                 not self._has_loaded:
             # e.g. `--resume` (auto) in an empty work dir: training would
             # start from a randomly initialised, mostly frozen model
-            orig = None
-            try:  # the config file's own load_from (--resume clears it)
-                from mmengine.config import Config
-                if self._config_file():
-                    orig = Config.fromfile(
-                        self._config_file()).get('load_from')
-            except Exception:
-                pass
+            orig = self._stage1_path(None)  # --resume clears load_from
             raise FreezeError(
                 'DecoupledRunner: no checkpoint was loaded (no `load_from`, '
                 'and --resume found no checkpoint in the work dir '
@@ -324,6 +329,9 @@ class DecoupledRunner(Runner):
                 raise _unmatched_error('decoupled.reinit', p.pattern,
                                        list(own), 'model state-dict key')
         state, dropped = split_by_patterns(state, reinit)
+        advice = _Lazy(lambda: self._stage1_advice(self._stage1_path(
+            filename)))
+        self._check_same_model(filename, state, model, reinit, advice)
         if dropped:
             self.logger.info(
                 f'DecoupledRunner: decoupled.reinit dropped {len(dropped)} '
@@ -333,8 +341,6 @@ class DecoupledRunner(Runner):
             self.logger.warning(
                 f'DecoupledRunner: decoupled.reinit matched no key of '
                 f'{filename} (already removed, e.g. by ckpt_surgery.py)')
-        advice = _Lazy(lambda: self._stage1_advice(filename))
-        self._check_same_model(filename, state, model, reinit, advice)
         self._check_loadable(filename, state, own, reinit, advice)
         # modules whose weights load into another variant of themselves
         # (e.g. a cosine mask predictor) check the checkpoint's config
