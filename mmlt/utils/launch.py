@@ -9,13 +9,15 @@ ids, so ``tools/dist_train.sh CONFIG N`` runs N CPU processes.
 """
 import os
 import os.path as osp
+import sys
 from typing import Optional, Sequence
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
 
-IOU_TYPES = ('bbox', 'segm', 'proposal', 'proposal_fast')
+# IOU_TYPES is imported from here by tools/test.py and eval_results.py
+from .launch_guard import IOU_TYPES, LaunchError, check_tool_args  # noqa
 
 
 def setup_launcher(cfg: Config, launcher: str) -> None:
@@ -115,8 +117,21 @@ def add_common_args(parser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def check_args_or_exit(args) -> None:
+    """The launcher's argument checks (missing config / checkpoint, bad
+    ``--out`` / ``--eval``) for a run without it: one message, exit 2."""
+    try:
+        check_tool_args(args)
+    except LaunchError as e:
+        prog = osp.basename(sys.argv[0]) if sys.argv and sys.argv[0] \
+            else 'mmlt'
+        print(f'{prog}: error: {e}', file=sys.stderr)
+        raise SystemExit(2)
+
+
 def load_config(args) -> Config:
     """Config from ``args.config`` with the common arguments applied."""
+    check_args_or_exit(args)
     ensure_local_rank(args.local_rank)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:

@@ -92,6 +92,15 @@ def check_tool_args(args) -> None:
     if bad:
         raise LaunchError(f'--eval got {bad}; choose from '
                           f'{", ".join(IOU_TYPES)}')
+    if getattr(args, 'launcher', None) == 'pytorch':
+        missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR',
+                               'MASTER_PORT') if k not in os.environ]
+        if missing:
+            raise LaunchError(
+                '--launcher pytorch needs the variables torchrun sets '
+                f'({", ".join(missing)} unset); start the processes with '
+                'tools/dist_train.sh CONFIG NUM_PROCS or tools/dist_test.sh '
+                'CONFIG CHECKPOINT NUM_PROCS')
 
 
 def _functions(path: str, names) -> list:
