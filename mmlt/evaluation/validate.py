@@ -243,9 +243,8 @@ def _rle_flags(segs: Sequence[Any], sizes: Optional[np.ndarray],
     n = len(segs)
     bad = np.zeros(n, dtype=bool)
     seg_hw = None
-    try:  # every one an RLE dict: vectorised
-        if set(map(type, segs)) == {dict} and set(
-                map(type, map(itemgetter('counts'), segs))) <= _COUNTS:
+    try:  # every one an RLE dict: vectorised (polygons raise TypeError)
+        if set(map(type, map(itemgetter('counts'), segs))) <= _COUNTS:
             hw = list(map(itemgetter('size'), segs))
             if set(map(len, hw)) == {2}:
                 seg_hw = np.fromiter(chain.from_iterable(hw), np.float64,

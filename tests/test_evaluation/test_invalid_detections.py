@@ -195,6 +195,12 @@ def test_checker_malformed_input_is_a_format_error():
     # a null score is a non-finite score, not a format error
     rep = find_invalid_results([base, dict(base, score=None)])
     assert rep.invalid.tolist() == [False, True]
+    # polygons are valid segmentations; an RLE needs counts
+    rep = find_invalid_results([
+        dict(base, segmentation=[[0, 0, 4, 0, 4, 4]]),
+        dict(base, segmentation=dict(size=[5, 5]))
+    ])
+    assert rep.invalid.tolist() == [False, True]
 
 
 def test_checker_preds_labels_masks():
