@@ -23,13 +23,13 @@ from mmlt.engine.hooks.loader_rng import (epoch_worker_seed,
 
 
 # ------------------------------------------------------------ end to end
-def _train_opts(root, n_images, extra=()):
+def _train_opts(root, n_images, extra=(), key='train_dataloader.dataset'):
     """Point the toy config at ``root`` and shorten it; the pipeline, the
     loader (workers, persistence), the schedule and the seed stay the
     config's."""
     root = root.rstrip('/') + '/'
-    return ['--cfg-options', f'train_dataloader.dataset.data_root={root}',
-            f'train_dataloader.dataset.indices={n_images}',
+    return ['--cfg-options', f'{key}.data_root={root}',
+            f'{key}.indices={n_images}',
             'default_hooks.logger.interval=1'] + list(extra)
 
 
@@ -109,6 +109,30 @@ def test_dist_resume_equals_uninterrupted(toy_lvis_root, tmp_path):
     assert rng['world_size'] == 2 and len(rng['ranks']) == 2
     assert torch.equal(rng['torch'], rng['ranks'][0]['torch'])
     assert not torch.equal(rng['ranks'][0]['torch'], rng['ranks'][1]['torch'])
+
+
+@pytest.mark.slow
+@pytest.mark.dist
+def test_dist_resume_stochastic_rfs(toy_lvis_root, tmp_path):
+    """The toy RFS config with stochastic rounding (a new index table every
+    epoch, read by the workers): the resumed epoch 2 equals the
+    uninterrupted one."""
+    config = osp.join(ROOT, 'configs/toy/mask-rcnn_r18_fpn_toy_rfs.py')
+    opts = _train_opts(
+        toy_lvis_root, 8, key='train_dataloader.dataset.dataset',
+        extra=['train_cfg.max_epochs=2', 'train_dataloader.dataset.thr=0.5',
+               'train_dataloader.dataset.rounding=stochastic'])
+    full, part = str(tmp_path / 'full'), str(tmp_path / 'resumed')
+    log_full = _dist_train(config, full, opts, 29655)
+    log_res = _dist_train(config, part, opts, 29656,
+                          resume=osp.join(full, 'epoch_1.pth'))
+    la, lb = _losses(log_full), _losses(log_res)
+    epoch2 = sorted(k for k in la if k[0] == 2)
+    assert epoch2 and sorted(k for k in lb if k[0] == 2) == epoch2
+    for k in epoch2:
+        assert la[k] == lb[k], (k, la[k], lb[k])
+    _assert_same_state(_ckpt(osp.join(full, 'epoch_2.pth')),
+                       _ckpt(osp.join(part, 'epoch_2.pth')))
 
 
 @pytest.mark.slow
@@ -299,3 +323,45 @@ def test_checkpoint_before_per_rank_states_still_resumes():
     hook.after_load_checkpoint(runner, dict())
     assert 'no RNG states' in runner.logger.handlers[0].lines[-1]
 
+
+
+def _fake_train_runner(iter_based=False):
+    orig = partial(mmengine_worker_init, num_workers=2, rank=0, seed=11)
+    train = DataLoader(Draws(), batch_size=2, num_workers=2,
+                       persistent_workers=True, worker_init_fn=orig)
+    val = DataLoader(Draws(), batch_size=2)
+    loop = SimpleNamespace(
+        dataloader_iterator=object() if iter_based else None)
+    runner = _runner()
+    runner.seed, runner.epoch, runner.train_dataloader = 11, 0, train
+    runner.train_loop = loop
+    runner._val_loop = SimpleNamespace(dataloader=val)
+    return runner, orig
+
+
+def test_hook_installs_seeding_on_train_and_val_loaders():
+    hook = RNGStateHook()
+    runner, orig = _fake_train_runner()
+    hook.before_train(runner)
+    init = runner.train_dataloader.worker_init_fn
+    assert isinstance(init, EpochSeededWorkerInit) and init.orig is orig
+    assert (init.seed, init.rank, init.num_workers) == (11, 0, 2)
+    for loader in (runner.train_dataloader, runner._val_loop.dataloader):
+        before = torch.get_rng_state()
+        it = iter(loader)  # base_seed from the loader's own generator
+        assert torch.equal(before, torch.get_rng_state())
+        if loader.num_workers:
+            it._shutdown_workers()
+    runner.epoch = 3
+    hook.before_train_epoch(runner)
+    assert int(init.epoch[0]) == 3
+
+
+def test_hook_leaves_iteration_based_workers():
+    """Iteration-based loops started their workers when the loop was built;
+    their streams are replayed on resume, not reseeded."""
+    hook = RNGStateHook()
+    runner, orig = _fake_train_runner(iter_based=True)
+    hook.before_train(runner)
+    assert runner.train_dataloader.worker_init_fn is orig
+    assert runner.train_dataloader._mmlt_private_generator
