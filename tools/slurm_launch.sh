@@ -8,6 +8,8 @@
 # venv python is used (MMLT_VENV=DIR or PYTHON=/path/to/python to choose
 # another); the venv must be on a file system the compute nodes share.
 # Env: GPUS (8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS.
+# Argument errors (missing config / checkpoint, unknown option, ...) stop
+# here with one message and exit 2, before srun (mmlt/utils/launch_guard.py).
 set -euo pipefail
 SCRIPT=$1
 PARTITION=$2
@@ -23,6 +25,20 @@ CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 
 export PYTHONPATH="$ROOT:${PYTHONPATH:-}"
+for v in GPUS GPUS_PER_NODE CPUS_PER_TASK; do
+  if ! [[ "${!v}" =~ ^[1-9][0-9]*$ ]]; then
+    echo "${MMLT_LAUNCHER_NAME:-$(basename "$0")}: error: $v='${!v}' must be a positive integer" >&2
+    exit 2
+  fi
+done
+# The tool's argument and file checks before the job is queued (one
+# message, exit 2, instead of one error per task); skipped when this
+# machine cannot run the job's python.
+if command -v "$PY" >/dev/null 2>&1; then
+  MMLT_LAUNCHER_NAME="${MMLT_LAUNCHER_NAME:-$(basename "$0")}" \
+    "$PY" "$ROOT/mmlt/utils/launch_guard.py" check "$SCRIPT" \
+    "${@:1:NFIXED}" --launcher=slurm "${@:NFIXED+1}"
+fi
 set -x
 # SRUN_ARGS is split into words on purpose, as in mmdet's script.
 # shellcheck disable=SC2086

@@ -13,4 +13,4 @@ TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PARTITION=$1
 JOB_NAME=$2
 shift 2
-exec "$TOOLS/slurm_launch.sh" "$TOOLS/test.py" "$PARTITION" "$JOB_NAME" 2 "$@"
+MMLT_LAUNCHER_NAME=slurm_test.sh exec "$TOOLS/slurm_launch.sh" "$TOOLS/test.py" "$PARTITION" "$JOB_NAME" 2 "$@"

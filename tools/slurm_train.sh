@@ -15,5 +15,5 @@ JOB_NAME=$2
 CONFIG=$3
 WORK_DIR=$4
 shift 4
-exec "$TOOLS/slurm_launch.sh" "$TOOLS/train.py" "$PARTITION" "$JOB_NAME" 2 \
+MMLT_LAUNCHER_NAME=slurm_train.sh exec "$TOOLS/slurm_launch.sh" "$TOOLS/train.py" "$PARTITION" "$JOB_NAME" 2 \
   "$CONFIG" --work-dir="$WORK_DIR" "$@"

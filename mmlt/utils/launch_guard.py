@@ -347,16 +347,36 @@ def run_worker(argv: list) -> None:
     runpy.run_path(script, run_name='__main__')
 
 
+def check(argv: list) -> int:
+    """``check SCRIPT [args...]``: the argument checks alone (Slurm
+    scripts, before ``srun`` queues the job)."""
+    prog = os.environ.get('MMLT_LAUNCHER_NAME', 'launch_guard.py')
+    if not argv:
+        print(f'usage: {prog} check SCRIPT [args...]', file=sys.stderr)
+        return 2
+    try:
+        parsed = parse_tool_args(argv[0], argv[1:])
+        if parsed is not None:
+            check_tool_args(parsed)
+    except LaunchError as e:
+        print(f'{prog}: error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     cmd = argv[0] if argv else ''
     if cmd == 'launch':
         return launch(argv[1:])
+    if cmd == 'check':
+        return check(argv[1:])
     if cmd == 'worker' and len(argv) >= 2:
         run_worker(argv[1:])
         return 0
     print('usage: launch_guard.py launch SCRIPT NUM_PROCS [args...] | '
-          'worker SCRIPT [args...]', file=sys.stderr)
+          'check SCRIPT [args...] | worker SCRIPT [args...]',
+          file=sys.stderr)
     return 2
 
 

@@ -123,6 +123,39 @@ def test_busy_port_names_port():
     assert 'unset PORT' in line
 
 
+SLURM_TRAIN = osp.join(ROOT, 'tools', 'slurm_train.sh')
+SLURM_TEST = osp.join(ROOT, 'tools', 'slurm_test.sh')
+
+
+@pytest.mark.parametrize('script,args,env,want', [
+    (SLURM_TRAIN, ['p', 'j', 'missing.py', 'w'], {},
+     'slurm_train.sh: error: config file missing.py does not exist'),
+    (SLURM_TEST, ['p', 'j', TOY_CONFIG, 'nope.pth'], {},
+     'slurm_test.sh: error: checkpoint nope.pth does not exist'),
+    (SLURM_TRAIN, ['p', 'j', TOY_CONFIG, 'w'], {'GPUS': 'eight'},
+     "slurm_train.sh: error: GPUS='eight' must be a positive integer"),
+    (SLURM_TEST, ['p', 'j', TOY_CONFIG, TOY_CONFIG], {'CPUS_PER_TASK': '0'},
+     "slurm_test.sh: error: CPUS_PER_TASK='0' must be a positive integer"),
+    (SLURM_TRAIN, ['p', 'j', TOY_CONFIG, 'w', '--bogus'], {},
+     'train.py: error: unrecognized arguments: --bogus'),
+])
+def test_slurm_argument_errors_before_srun(script, args, env, want,
+                                           tmp_path):
+    """A mistake must not queue a job of N GPUs that fails in every task."""
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    stub = bindir / 'srun'
+    stub.write_text(f'#!/bin/sh\ntouch {tmp_path}/srun_ran\n')
+    stub.chmod(0o755)
+    proc = _run(['bash', script] + args,
+                PATH=f'{bindir}:{os.environ["PATH"]}', **env)
+    assert proc.returncode == 2, proc.stderr
+    assert not (tmp_path / 'srun_ran').exists()
+    assert 'Traceback' not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ': error: ' in ln]
+    assert len(errors) == 1 and errors[0].startswith(want), proc.stderr
+
+
 def _load_tool(name):
     spec = importlib.util.spec_from_file_location(
         f'_mmlt_tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))

@@ -28,7 +28,7 @@ from conftest import ROOT
 TRAIN_SH = osp.join(ROOT, 'tools', 'slurm_train.sh')
 TEST_SH = osp.join(ROOT, 'tools', 'slurm_test.sh')
 VENV_PY = osp.join(ROOT, '.venv', 'bin', 'python')
-LVIS_CFG = 'configs/lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py'
+LVIS_CFG = osp.join(ROOT, 'configs/lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py')
 
 STUB_SRUN = r'''#!/usr/bin/env bash
 # stub srun: NUL-separated argv, and the environment the job would get
@@ -50,6 +50,9 @@ def srun(tmp_path):
     stub.write_text(STUB_SRUN)
     stub.chmod(0o755)
     log = tmp_path / 'srun.log'
+    # the scripts check that the config / checkpoint exist before srun
+    for name in ('cfg.py', 'c.py', 'ckpt.pth', 'e.pth'):
+        (tmp_path / name).write_text('')
 
     def run(script, args, **env_over):
         env = {k: v for k, v in os.environ.items() if k not in SLURM_ENV}
