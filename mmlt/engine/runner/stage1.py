@@ -143,5 +143,9 @@ def stage1_advice(config_file: Optional[str],
             msg += f' ({script} does both)'
         msg += f'. Or {override}'
     else:
-        msg += f'Train it, or {override}'
+        name = osp.splitext(osp.basename(cfg1))[0]
+        msg += (f'Train it: ./tools/dist_train.sh {cfg1} NUM_GPUS (one '
+                f'process: python tools/train.py {cfg1}); its checkpoints '
+                f'land in work_dirs/{name}/. Then, or if you have one, '
+                + override)
     return msg
