@@ -365,6 +365,92 @@ def test_load_errors(tmp_path):
         r.train()
 
 
+def test_missing_stage1_checkpoint(tmp_path):
+    """A load_from that does not exist: named, with how to make it, before
+    training starts; --resume with an empty work dir says the same."""
+    from mmlt.engine.runner.decoupled_runner import MissingStage1Error
+    missing = str(tmp_path / 'work_dirs' / 'nope' / 'stage1.pth')
+    r = make_runner(tmp_path / 'a', dict(trainable=TRAIN_FC),
+                    load_from=missing, name='a')
+    with pytest.raises(MissingStage1Error) as e:
+        r.train()
+    msg = str(e.value)
+    assert f'load_from={missing}, which does not exist' in msg
+    assert '--cfg-options load_from=PATH' in msg
+    assert r.iter == 0
+    r = make_runner(tmp_path / 'b', dict(trainable=TRAIN_FC), resume=True,
+                    name='b')
+    with pytest.raises(FreezeError,
+                       match=r'(?s)no checkpoint was loaded.*--resume found '
+                       r'no checkpoint in the work dir .*load_from=PATH'):
+        r.train()
+
+
+def _retinanet_like(start):
+    """The stage-1 backbone with a head of other names (a RetinaNet-style
+    checkpoint for an R-CNN-style stage 2)."""
+    state = {k: v for k, v in start.items() if k.startswith('backbone.')}
+    state['bbox_head.retina_cls.weight'] = torch.zeros(3, 4, 3, 3)
+    state['bbox_head.retina_cls.bias'] = torch.zeros(3)
+    state['bbox_head.retina_reg.weight'] = torch.zeros(4, 4, 3, 3)
+    return state
+
+
+def test_checkpoint_of_another_model(tmp_path):
+    from mmlt.engine.runner.decoupled_runner import (Stage1MismatchError,
+                                                     compare_with_checkpoint)
+    ckpt, start = _stage1(tmp_path)
+    state = _retinanet_like(start)
+    r = compare_with_checkpoint(ToyNet(), state)
+    # ToyNet parameter values: backbone conv 4*3*3*3 + 4 = 112, BN 4 + 4;
+    # head: shared 4*8 + 8 = 40, BN 8 + 8, fc_cls 8*3 + 3 = 27 -> 203;
+    # the backbone's 120 fit
+    assert r['matched'] == ['backbone.0.weight', 'backbone.0.bias',
+                            'backbone.1.weight', 'backbone.1.bias']
+    assert r['value_fraction'] == pytest.approx(120 / 203)
+    assert r['other_model'] and len(r['unexpected']) == 3
+    path = str(tmp_path / 'retina.pth')
+    torch.save(dict(state_dict=state), path)
+    runner = make_runner(tmp_path / 'a', dict(trainable=TRAIN_FC),
+                         load_from=path, name='a')
+    with pytest.raises(Stage1MismatchError) as e:
+        runner.train()
+    msg = str(e.value)
+    assert msg.startswith(f'{path} is not a stage-1 checkpoint of this '
+                          'model')
+    assert "holds 4 of the model's 10 parameter tensors with the right " \
+        'shape (59% of the parameter values)' in msg
+    assert 'missing (6): head.shared.{weight,bias}, head.bn.{weight,bias},' \
+        ' head.fc_cls.{weight,bias}' in msg
+    assert 'in the checkpoint, not in the model (3): bbox_head.retina_cls.' \
+        '{weight,bias}, bbox_head.retina_reg.weight' in msg
+    assert '`decoupled.reinit` cannot fix this' in msg
+    # extra layers only (stage 2 drops a branch): a warning, and it loads
+    extra = dict(start, **{'mask_head.conv.weight': torch.zeros(2, 2)})
+    path = str(tmp_path / 'extra.pth')
+    torch.save(dict(state_dict=extra), path)
+    r = make_runner(tmp_path / 'b', dict(trainable=TRAIN_FC),
+                    load_from=path, max_iters=1, name='b')
+    r.train()
+    assert not compare_with_checkpoint(ToyNet(), extra)['other_model']
+
+
+def test_frozen_shape_mismatch_is_not_a_reinit_case(tmp_path):
+    ckpt, start = _stage1(tmp_path)
+    bad = dict(start)
+    bad['head.shared.weight'] = torch.zeros(8, 5)
+    path = str(tmp_path / 'bad.pth')
+    torch.save(dict(state_dict=bad), path)
+    r = make_runner(tmp_path / 'a', dict(trainable=TRAIN_FC),
+                    load_from=path, name='a')
+    with pytest.raises(FreezeError,
+                       match=r'(?s)head\.shared\.weight: checkpoint \(8, 5\)'
+                       r' vs model \(8, 4\).*1 of them are frozen in this '
+                       r'stage 2 \(head\.shared\.weight\): re-initialised '
+                       r'they would stay random'):
+        r.train()
+
+
 def test_summarize_names():
     names = ['a.b.weight', 'a.b.bias', 'c.weight', 'bias']
     assert summarize_names(names) == 'a.b.{weight,bias}, c.weight, bias'
