@@ -365,3 +365,39 @@ def test_hook_leaves_iteration_based_workers():
     hook.before_train(runner)
     assert runner.train_dataloader.worker_init_fn is orig
     assert runner.train_dataloader._mmlt_private_generator
+
+
+@pytest.mark.parametrize('rounding', ['stochastic', 'ceil'])
+def test_infinite_sampler_with_changing_table_warns(rounding):
+    """Per-epoch tables switched by iteration count race the workers'
+    prefetching under an InfiniteSampler: said, not silent."""
+    import warnings
+
+    from mmengine.dataset import InfiniteSampler
+
+    from mmlt.datasets import RepeatFactorDataset
+    from mmlt.engine.hooks import RepeatFactorEpochHook
+
+    class Tiny:
+        metainfo = dict(classes=('a', 'b'))
+
+        def __len__(self):
+            return 4
+
+        def get_cat_ids(self, idx):
+            return [[0], [1], [1], [0]][idx]
+
+    rfs = RepeatFactorDataset(Tiny(), thr=0.5, rounding=rounding)
+    loader = SimpleNamespace(dataset=rfs, batch_size=2, num_workers=2,
+                             sampler=InfiniteSampler(rfs, seed=0))
+    runner = SimpleNamespace(train_dataloader=loader, epoch=0, iter=0,
+                             train_loop=SimpleNamespace(
+                                 dataloader_iterator=object()),
+                             logger=logging.getLogger('t'))
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        RepeatFactorEpochHook().before_train(runner)
+    racing = [x for x in w if 'races' in str(x.message)]
+    assert len(racing) == (rounding == 'stochastic')
+    if racing:
+        assert "DefaultSampler" in str(racing[0].message)

@@ -51,6 +51,23 @@ def _warn_if_shuffled(runner, datasets) -> None:
             "type='DefaultSampler', shuffle=False)")
 
 
+def _warn_if_racing(runner, datasets) -> None:
+    """With an InfiniteSampler the table switches while workers prefetch:
+    which batches still use the old table depends on timing."""
+    from mmengine.dataset import InfiniteSampler
+    loader = runner.train_dataloader
+    changing = [d for d in datasets if not d._static_table]
+    if changing and isinstance(_sampler(loader), InfiniteSampler) and \
+            (getattr(loader, 'num_workers', 0) or 0) > 0:
+        warnings.warn(
+            f'{type(changing[0]).__name__} redraws its table every data epoch,'
+            ' but with an InfiniteSampler and loader workers the switch races '
+            'the workers\' prefetching, so runs (and --resume) are not '
+            "reproducible; use sampler=dict(type='DefaultSampler') (the "
+            'loader restarts at each data epoch, and the table switches '
+            "before it), or RepeatFactorDataset(rounding='ceil')")
+
+
 def _sampler(loader):
     sampler = getattr(loader, 'sampler', None)
     if sampler is None or not hasattr(sampler, 'set_epoch'):
@@ -104,6 +121,7 @@ class RepeatFactorEpochHook(Hook):
                     'type="RepeatFactorDataset")')
             return
         _warn_if_shuffled(runner, datasets)
+        _warn_if_racing(runner, datasets)
         loop = getattr(runner, 'train_loop', None)
         if getattr(loop, 'dataloader_iterator', None) is not None:
             self._follow_sampler(runner)
