@@ -472,3 +472,19 @@ def test_loce_normed_head_scale_and_missing_meta(tmp_path):
     logger.warning = records.append
     head.check_stage1_checkpoint(dict(meta={}), 'roi_head.mask_head', 'b.pth')
     assert records and 'b.pth records no config' in records[0]
+
+
+@pytest.mark.parametrize('tool, args', [
+    ('compare_runs.py', ['{tmp}/no_such_work_dir']),
+    ('plot_loss_state.py', ['{tmp}/no_such.pth', '--stats-file', '{tmp}/s']),
+])
+def test_analysis_tools_exit_2(tmp_path, tool, args):
+    import subprocess
+    import sys
+    proc = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'analysis', tool)] +
+        [a.format(tmp=tmp_path) for a in args],
+        capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f'{tool}: error: ') and str(
+        tmp_path / 'no_such') in proc.stderr

@@ -209,5 +209,6 @@ def main(argv=None):
 if __name__ == '__main__':
     try:
         sys.exit(main())
-    except (FileNotFoundError, ValueError) as e:
-        sys.exit(f'error: {e}')
+    except (OSError, ValueError) as e:  # missing input, unwritable --out
+        print(f'compare_runs.py: error: {e}', file=sys.stderr)
+        sys.exit(2)

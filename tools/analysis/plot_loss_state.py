@@ -123,5 +123,6 @@ def main(argv: List[str] = None) -> int:
 if __name__ == '__main__':
     try:
         sys.exit(main())
-    except (FileNotFoundError, ValueError) as e:
-        sys.exit(f'error: {e}')
+    except (OSError, ValueError) as e:  # missing input, unwritable --out
+        print(f'plot_loss_state.py: error: {e}', file=sys.stderr)
+        sys.exit(2)
