@@ -338,3 +338,85 @@ def test_test_py_segm_on_box_model_fails_before_inference(tested):
     assert proc.returncode == 2
     assert "--eval: unknown iou type(s) ['bbx']; choose from bbox, segm, " \
         'proposal, proposal_fast' in proc.stderr
+
+
+# ----------------------------------------- the other metrics of mmlt configs
+def test_grouped_ap_metric_equals_openimages_tool(tested, gt_preds):
+    """GroupedAPMetric (OpenImages configs) through the tool on the pkl ==
+    tools/analysis/openimages_grouped_ap.py on the same boxes as json."""
+    import openimages_grouped_ap
+    from mmengine.config import Config, ConfigDict
+    pkl, files, _, _ = gt_preds
+    ann = osp.join(tested['root'], 'annotations')
+    # the toy LVIS val json as a COCO json (COCO needs iscrowd)
+    coco = json.load(open(osp.join(ann, 'lvis_v1_val.json')))
+    for a in coco['annotations']:
+        a['iscrowd'] = 0
+    coco_val = str(tested['tmp'] / 'val_coco.json')
+    json.dump(coco, open(coco_val, 'w'))
+    train = osp.join(ann, 'lvis_v1_train.json')
+
+    cfg = Config.fromfile(TOY_CONFIG)
+    cfg.merge_from_dict(dict(zip(
+        [o.split('=')[0] for o in tested['opts'][1:]],
+        [o.split('=', 1)[1] for o in tested['opts'][1:]])))
+    cfg.merge_from_dict({'test_dataloader.dataset.indices': N_VAL})
+    cfg.test_evaluator = ConfigDict(
+        type='GroupedAPMetric', ann_file=coco_val, train_ann_file=train,
+        num_groups=3, prefix='grouped')
+    got = eval_results.evaluate_predictions(cfg, TOY_CONFIG, [pkl])
+
+    out = str(tested['tmp'] / 'grouped.json')
+    assert openimages_grouped_ap.main(
+        [train, coco_val, files['bbox'], '--num-groups', '3', '--out',
+         out]) == 0
+    ref = json.load(open(out))['summary']
+    assert ref['mAP'] > 0.01  # 6 of 193 images have detections
+    assert set(got) == {f'grouped/{k}' for k in ref}
+    for k, v in ref.items():
+        want = -1.0 if v is None else v
+        assert got[f'grouped/{k}'] == pytest.approx(want, abs=1e-12), k
+
+
+def test_multilabel_pkl_equals_test_py(toy_lvis_root, tmp_path):
+    """MultiLabelMetric (DB configs): a classifier's --out re-evaluated."""
+    config = osp.join(ROOT, 'configs/toy/db/db_focal.py')
+    root = toy_lvis_root.rstrip('/') + '/'
+    ann = root + 'annotations/lvis_v1_train.json'
+    opts = ['--cfg-options',
+            f'train_dataloader.dataset.dataset.data_root={root}',
+            'train_dataloader.dataset.num_samples=32',
+            f'val_dataloader.dataset.data_root={root}',
+            f'test_dataloader.dataset.data_root={root}',
+            'val_dataloader.dataset.indices=32',
+            'test_dataloader.dataset.indices=32',
+            f'model.loss_cls.ann_file={ann}',
+            f'val_evaluator.train_ann_file={ann}',
+            f'test_evaluator.train_ann_file={ann}',
+            'train_cfg.max_epochs=1',
+            'train_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False',
+            'val_dataloader.num_workers=0',
+            'val_dataloader.persistent_workers=False',
+            'test_dataloader.num_workers=0',
+            'test_dataloader.persistent_workers=False']
+    work = str(tmp_path / 'work')
+    run_tool([PY, 'tools/train.py', config, '--work-dir', work] + opts)
+    pkl = str(tmp_path / 'db.pkl')
+    run_tool([PY, 'tools/test.py', config, osp.join(work, 'epoch_1.pth'),
+              '--work-dir', str(tmp_path / 'test'), '--out', pkl] + opts)
+    log_json = glob.glob(str(tmp_path / 'test' / '*' / '*.json'))
+    want = {k: v for k, v in json.loads(
+        open(log_json[0]).read().splitlines()[-1]).items()
+        if k.startswith('multilabel/')}
+    assert want['multilabel/mAP'] > 0
+    got = eval_results.main([config, pkl, '--work-dir',
+                             str(tmp_path / 'ev')] + opts)
+    assert got == want
+
+    samples = pickle.load(open(pkl, 'rb'))
+    short = _write(dict(tmp=tmp_path), samples[:-2], 'db_short.pkl')
+    with pytest.raises(eval_results.PredictionFileError,
+                       match=r'db_short\.pkl has predictions for 30 images, '
+                       'but the test dataset of .* has 32'):
+        eval_results.main([config, short] + opts)
