@@ -215,6 +215,8 @@ def build_torchrun_argv(prog: str, script: str, nprocs_raw: str,
     parsed = parse_tool_args(script, args)  # argparse errors exit 2 here
     if parsed is not None:
         check_tool_args(parsed)
+    elif args and not args[0].startswith('-'):
+        check_file(args[0], 'config file', CONFIG_EXTS)
     if '--launcher' in args or any(a.startswith('--launcher=') for a in args):
         raise LaunchError(f'{prog} sets --launcher pytorch itself; remove '
                           '--launcher from the arguments')
@@ -253,7 +255,9 @@ def launch(argv: list) -> int:
     nprocs = int(nprocs_raw)
     if not os.environ.get('OMP_NUM_THREADS'):
         # each process its share of the cores (torchrun would set 1)
-        os.environ['OMP_NUM_THREADS'] = str(max(1, os.cpu_count() // nprocs))
+        cores = len(os.sched_getaffinity(0)) if hasattr(
+            os, 'sched_getaffinity') else os.cpu_count() or 1
+        os.environ['OMP_NUM_THREADS'] = str(max(1, cores // nprocs))
     # the workers check that this launcher still runs when they start
     os.environ['MMLT_LAUNCHER_PID'] = str(os.getpid())
     # until torchrun installs its own handlers (when the workers start)
@@ -300,11 +304,12 @@ class _ForkHook:
         self.parent = os.getpid()
 
     def __call__(self, _obj):
-        # a data-loader worker: die with the training process, which
-        # itself dies with the launcher
+        # in a forked child (a data-loader worker): die with the process
+        # that forked it, which itself dies with the launcher
         _set_pdeathsig(signal.SIGKILL)
         if os.getppid() != self.parent:
-            os._exit(1)
+            os._exit(1)  # the parent died before the death signal was set
+        self.parent = os.getpid()  # what this child's own children check
 
 
 _FORK_HOOK = None
@@ -358,6 +363,8 @@ def check(argv: list) -> int:
         parsed = parse_tool_args(argv[0], argv[1:])
         if parsed is not None:
             check_tool_args(parsed)
+        elif len(argv) > 1 and not argv[1].startswith('-'):
+            check_file(argv[1], 'config file', CONFIG_EXTS)
     except LaunchError as e:
         print(f'{prog}: error: {e}', file=sys.stderr)
         return 2

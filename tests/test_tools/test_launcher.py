@@ -225,6 +225,75 @@ def test_load_config_checks(args, words, capsys, monkeypatch):
 
 # ------------------------------------------------------------- signals
 
+GUARD = osp.join(ROOT, 'mmlt', 'utils', 'launch_guard.py')
+
+# A worker that swallows Ctrl-C, with a multiprocessing child (a data
+# loader) that has a child of its own.
+WORKER = r"""
+import multiprocessing as mp, os, time
+def loader(q):
+    g = mp.get_context('fork').Process(target=time.sleep, args=(600,))
+    g.start()
+    q.put(g.pid)
+    time.sleep(600)
+if __name__ == '__main__':
+    q = mp.get_context('fork').Queue()
+    p = mp.get_context('fork').Process(target=loader, args=(q,))
+    p.start()
+    print(os.getpid(), p.pid, q.get(), flush=True)
+    while True:
+        try:
+            time.sleep(600)
+        except KeyboardInterrupt:
+            pass
+"""
+
+# torchrun's part: the worker in its own session, the launcher's pid set
+LAUNCHER = r"""
+import os, subprocess, sys, time
+os.environ['MMLT_LAUNCHER_PID'] = str(os.getpid())
+w = subprocess.Popen([sys.executable, sys.argv[1], 'worker', sys.argv[2]],
+                     start_new_session=True, stdout=subprocess.PIPE,
+                     text=True)
+print(w.stdout.readline().strip(), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize('how', ['launcher SIGKILL', 'SIGINT to worker'])
+def test_worker_guard(how, tmp_path):
+    """The worker entry point alone (no torch, a second): SIGINT stops a
+    worker whose code swallows KeyboardInterrupt, and the launcher's death
+    stops the worker; both with their multiprocessing children."""
+    script = tmp_path / 'worker.py'
+    script.write_text(WORKER)
+    launcher = subprocess.Popen(
+        [sys.executable, '-c', LAUNCHER, GUARD, str(script)],
+        stdout=subprocess.PIPE, text=True, start_new_session=True)
+    pids = []
+    try:
+        pids = [int(p) for p in launcher.stdout.readline().split()]
+        assert len(pids) == 3 and all(_alive(p) for p in pids)
+        time.sleep(0.5)
+        assert all(_alive(p) for p in pids)  # children were not harmed
+        if how == 'launcher SIGKILL':
+            os.kill(launcher.pid, signal.SIGKILL)
+        else:
+            os.killpg(pids[0], signal.SIGINT)  # what torchrun forwards
+        end = time.time() + 5
+        while any(_alive(p) for p in pids) and time.time() < end:
+            time.sleep(0.05)
+        assert not [p for p in pids if _alive(p)]
+    finally:
+        launcher.kill()
+        launcher.wait()
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 
 def _children():
     """ppid -> [pid] of every process now."""
