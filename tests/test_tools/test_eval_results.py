@@ -420,3 +420,24 @@ def test_multilabel_pkl_equals_test_py(toy_lvis_root, tmp_path):
                        match=r'db_short\.pkl has predictions for 30 images, '
                        'but the test dataset of .* has 32'):
         eval_results.main([config, short] + opts)
+
+
+def test_invalid_detections_never_a_number(tested):
+    """NaN scores and x2 < x1 boxes in a saved file: mmlt's check stops
+    the evaluation (it names the images); opting in to dropping them
+    evaluates the rest."""
+    samples = pickle.load(open(tested['pkl'], 'rb'))
+    samples[1]['pred_instances']['scores'][:5] = float('nan')
+    samples[2]['pred_instances']['bboxes'][0] = torch.tensor(
+        [50., 50., 10., 10.])
+    path = _write(tested, samples, 'nan.pkl')
+    proc = subprocess.run(
+        [PY, 'tools/analysis/eval_results.py', TOY_CONFIG, path,
+         '--work-dir', str(tested['tmp'] / 'ev_nan'), '--eval', 'bbox'] +
+        tested['opts'], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 1
+    err = [ln for ln in proc.stderr.splitlines() if ln.startswith('error:')]
+    assert err and 'invalid' in err[0], proc.stderr[-2000:]
+    assert str(samples[1]['img_id']) in err[0]
+    assert 'Traceback' not in proc.stderr
+    assert 'lvis/bbox_AP' not in proc.stdout + proc.stderr

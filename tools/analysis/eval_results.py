@@ -493,9 +493,19 @@ def main(argv=None):
     return results
 
 
+def _user_errors() -> tuple:
+    errors = [PredictionFileError, FileNotFoundError]
+    try:  # mmlt's invalid-detection check (NaN scores, x2 < x1, ...)
+        from mmlt.evaluation.validate import InvalidDetectionsError
+        errors.append(InvalidDetectionsError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
 if __name__ == '__main__':
     try:
         main()
-    except (PredictionFileError, FileNotFoundError) as e:
+    except _user_errors() as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(1)
