@@ -401,3 +401,24 @@ def test_infinite_sampler_with_changing_table_warns(rounding):
     assert len(racing) == (rounding == 'stochastic')
     if racing:
         assert "DefaultSampler" in str(racing[0].message)
+
+
+def test_batch_sync_random_resize_size_resumes():
+    """YOLOX's BatchSyncRandomResize keeps its drawn size in a plain
+    attribute; without it, the first iterations after a resume would use
+    the batch's own size."""
+    from mmdet.models.data_preprocessors import (BatchSyncRandomResize,
+                                                 DetDataPreprocessor)
+    pre = DetDataPreprocessor(batch_augments=[
+        dict(type='BatchSyncRandomResize', random_size_range=(10, 20))])
+    aug = pre.batch_augments[0]
+    assert isinstance(aug, BatchSyncRandomResize)
+    aug._input_size = (448, 512)
+    runner = _runner()
+    runner.model = SimpleNamespace(data_preprocessor=pre)
+    hook, ckpt = RNGStateHook(), {}
+    hook.before_save_checkpoint(runner, ckpt)
+    assert ckpt['rng_state']['batch_augments'] == {0: (448, 512)}
+    aug._input_size = None  # a fresh model
+    hook.after_load_checkpoint(runner, ckpt)
+    assert aug._input_size == (448, 512)

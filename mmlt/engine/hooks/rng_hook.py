@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import CheckpointHook, Hook
+from mmengine.model import is_model_wrapper
 
 from mmdet.registry import HOOKS
 from .loader_rng import (EpochSeededWorkerInit, default_worker_seed_args,
@@ -47,6 +48,14 @@ def get_rng_state() -> dict:
     return state
 
 
+def _batch_augments(runner) -> list:
+    model = getattr(runner, 'model', None)
+    if is_model_wrapper(model):
+        model = model.module
+    pre = getattr(model, 'data_preprocessor', None)
+    return list(getattr(pre, 'batch_augments', None) or [])
+
+
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state['torch'])
     np.random.set_state(state['numpy'])
@@ -62,8 +71,9 @@ class RNGStateHook(Hook):
 
     Checkpoint format: ``checkpoint['rng_state']`` holds rank 0's states at
     the top level (``torch``, ``numpy``, ``python``, ``cuda``), plus
-    ``world_size`` and ``ranks`` (every rank's states, in rank order).
-    States are restored only on resume (not for ``load_from``); a
+    ``world_size``, ``ranks`` (every rank's states, in rank order) and,
+    when the data preprocessor has batch augments with a drawn input size
+    (``BatchSyncRandomResize``), ``batch_augments``. States are restored only on resume (not for ``load_from``); a
     checkpoint of another world size, or one without ``ranks``, restores
     rank 0's states on every rank and warns that the resume is not exact.
 
@@ -186,6 +196,16 @@ class RNGStateHook(Hook):
         state['world_size'] = world
         if ranks:
             state['ranks'] = ranks
+        # random input sizes drawn every n iterations (YOLOX's
+        # BatchSyncRandomResize, broadcast from rank 0): a plain attribute,
+        # not in the state_dict
+        sizes = {
+            i: aug._input_size
+            for i, aug in enumerate(_batch_augments(runner))
+            if hasattr(aug, '_input_size')
+        }
+        if sizes:
+            state['batch_augments'] = sizes
         checkpoint['rng_state'] = state
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -196,6 +216,10 @@ class RNGStateHook(Hook):
                     'RNGStateHook: the checkpoint has no RNG states (written '
                     'without RNGStateHook); the resumed run is not exact')
             return
+        augs = _batch_augments(runner)
+        for i, size in state.get('batch_augments', {}).items():
+            if i < len(augs) and hasattr(augs[i], '_input_size'):
+                augs[i]._input_size = size
         rank, world = get_dist_info()
         ranks = state.get('ranks')
         if ranks is not None and len(ranks) == world:
