@@ -37,6 +37,23 @@ PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = ('SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT')
 
 
+# what mmengine's init_dist reads for each --launcher, and who sets it
+LAUNCHER_ENV = {
+    'pytorch': (('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
+                'torchrun'),
+    'slurm': (('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'), 'srun'),
+    'mpi': (('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE',
+             'OMPI_COMM_WORLD_LOCAL_RANK'), 'Open MPI\'s mpirun'),
+}
+LAUNCHER_HINT = {
+    'pytorch': 'start the processes with tools/dist_train.sh CONFIG '
+    'NUM_PROCS or tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS',
+    'slurm': 'start the job with tools/slurm_train.sh or '
+    'tools/slurm_test.sh',
+    'mpi': 'start the processes with mpirun',
+}
+
+
 class LaunchError(Exception):
     """An argument or environment problem found before any worker starts."""
 
@@ -92,15 +109,13 @@ def check_tool_args(args) -> None:
     if bad:
         raise LaunchError(f'--eval got {bad}; choose from '
                           f'{", ".join(IOU_TYPES)}')
-    if getattr(args, 'launcher', None) == 'pytorch':
-        missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR',
-                               'MASTER_PORT') if k not in os.environ]
-        if missing:
-            raise LaunchError(
-                '--launcher pytorch needs the variables torchrun sets '
-                f'({", ".join(missing)} unset); start the processes with '
-                'tools/dist_train.sh CONFIG NUM_PROCS or tools/dist_test.sh '
-                'CONFIG CHECKPOINT NUM_PROCS')
+    launcher = getattr(args, 'launcher', None)
+    need, starter = LAUNCHER_ENV.get(launcher, ((), ''))
+    missing = [k for k in need if k not in os.environ]
+    if missing:
+        raise LaunchError(
+            f'--launcher {launcher} needs the variables {starter} sets '
+            f'({", ".join(missing)} unset); ' + LAUNCHER_HINT[launcher])
 
 
 def _functions(path: str, names) -> list:
@@ -362,6 +377,7 @@ def check(argv: list) -> int:
     try:
         parsed = parse_tool_args(argv[0], argv[1:])
         if parsed is not None:
+            parsed.launcher = 'none'  # its variables exist only in the job
             check_tool_args(parsed)
         elif len(argv) > 1 and not argv[1].startswith('-'):
             check_file(argv[1], 'config file', CONFIG_EXTS)

@@ -200,6 +200,10 @@ def test_train_py_without_launcher_missing_config():
      ['checkpoint nope.pth does not exist']),
     (dict(config=TOY_CONFIG, launcher='pytorch'),
      ['--launcher pytorch', 'RANK, WORLD_SIZE', 'dist_train.sh']),
+    (dict(config=TOY_CONFIG, launcher='slurm'),
+     ['--launcher slurm', 'SLURM_PROCID', 'slurm_train.sh']),
+    (dict(config=TOY_CONFIG, launcher='mpi'),
+     ['--launcher mpi', 'OMPI_COMM_WORLD_RANK', 'mpirun']),
     (dict(config=TOY_CONFIG, work_dir=TOY_CONFIG),
      ['--work-dir', 'not a directory']),
     (dict(config=TOY_CONFIG, eval=['bbox', 'mask']), ["['mask']"]),
@@ -208,7 +212,7 @@ def test_load_config_checks(args, words, capsys, monkeypatch):
     """What tools/train.py, tools/test.py (and tools/analysis/
     eval_results.py) see through load_config without the launcher."""
     from mmlt.utils.launch import load_config
-    for k in DIST_ENV:
+    for k in DIST_ENV + ('SLURM_PROCID', 'OMPI_COMM_WORLD_RANK'):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setattr(sys, 'argv', ['tools/test.py'])
     full = dict(launcher='none', local_rank=0, cfg_options=None,
