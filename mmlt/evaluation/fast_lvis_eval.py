@@ -317,6 +317,81 @@ def _load_results(lvis_gt, results, invalid_detections):
     return anns
 
 
+def _codes(values) -> Tuple[np.ndarray, dict]:
+    """Integer codes (order of first appearance) of hashable ``values``."""
+    index = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values),
+                        np.int64, len(values))
+    return codes, index
+
+
+def _select_dets(anns, max_dets, eval_imgs, cat_pos, verified, nel):
+    """lvis-api's detection preparation and selection, vectorised.
+
+    ``LVISResults`` keeps the top ``max_dets`` per image (stable: ties in
+    result order) and numbers the kept ones; ``LVISEval._prepare`` then
+    loads those of the evaluated images and categories with ``0 < area <
+    inf`` and keeps the verified ones.  Returns the kept detections'
+    result positions (which order ties as lvis-api's ids do: only their
+    order within an image matters), evaluated-image index, category index,
+    score, area, not-exhaustive flag, and whether areas are box areas.
+    """
+    n = len(anns)
+    K = len(cat_pos)
+    img_code, img_index = _codes([a['image_id'] for a in anns])
+    score = np.fromiter((a['score'] for a in anns), np.float64, n)
+    keep = np.ones(n, bool)
+    if max_dets >= 0 and n:
+        if max_dets == 0:
+            keep[:] = False
+        elif np.bincount(img_code).max() > max_dets:
+            order = np.lexsort((np.arange(n), -score, img_code))
+            first = np.r_[True, img_code[order][1:] != img_code[order][:-1]]
+            start = np.maximum.accumulate(
+                np.where(first, np.arange(n), 0))
+            keep[order[np.arange(n) - start >= max_dets]] = False
+    box_branch = False
+    if keep.any():
+        # lvis-api picks the area rule from the first prepared detection:
+        # the first image's first detection, or its top one if it was cut
+        first_img = img_code == 0
+        cand = np.flatnonzero(first_img & keep)
+        lead = cand[np.lexsort((cand, -score[cand]))[0]] if (
+            keep[first_img].sum() < first_img.sum()) else cand[0]
+        box_branch = 'bbox' in anns[int(lead)]
+    # evaluated image and category of each detection (-1: not evaluated)
+    eval_pos = {img: i for i, img in enumerate(eval_imgs)}
+    code_to_eval = np.array(
+        [eval_pos.get(img, -1) for img in img_index] or [-1], np.int64)
+    d_img = code_to_eval[img_code] if n else np.zeros(0, np.int64)
+    d_cat = np.fromiter((cat_pos.get(a['category_id'], -1) for a in anns),
+                        np.int64, n)
+    keep &= (d_img >= 0) & (d_cat >= 0)
+    pair = d_img * K + d_cat
+    keep &= np.isin(pair, verified)
+    cand = np.flatnonzero(keep)
+    try:
+        if box_branch:
+            area = [anns[i]['bbox'] for i in cand.tolist()]
+            area = [b[2] * b[3] for b in area]
+        else:
+            area = [
+                mask_utils.area(anns[i]['segmentation'])
+                for i in cand.tolist()
+            ]
+    except KeyError as e:
+        raise ValueError(
+            f'LVIS results: a detection has no {e}, which lvis-api needs '
+            'on every detection (the first detection has a bbox: all need '
+            'one; else all need a segmentation).') from None
+    area = np.asarray(area, np.float64).reshape(cand.size)
+    ok = (area > 0) & (area < np.inf)  # lvis-api's get_ann_ids; NaN fails
+    cand, area = cand[ok], area[ok]
+    mark = np.isin(pair[cand], nel)
+    return (cand, d_img[cand], d_cat[cand], score[cand], area, mark,
+            box_branch)
+
+
 def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
          invalid_detections):
     lp = LVISParams(iou_type)
@@ -342,88 +417,58 @@ def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
     for g in gts:
         gt_of[g['image_id'], g['category_id']].append(g)
     imgs = lvis_gt.imgs
-    # per evaluated image: categories whose detections are evaluated
-    # (present in the GT or negative) and the not-exhaustive ones
-    verified = {}
-    for i in eval_imgs:
-        verified[i] = set(c for c in imgs[i]['neg_category_ids']
-                          if c in cat_pos)
-    for img, cat in gt_of:
-        verified[img].add(cat)
-    nel = {i: set(imgs[i]['not_exhaustive_category_ids']) for i in eval_imgs}
+    # (image index, category index) keys of the verified pairs (GT present
+    # or negative) and of the not-exhaustive ones
+    verified, nel = set(), []
+    for i, img_id in enumerate(eval_imgs):
+        img = imgs[img_id]
+        verified.update(i * K + cat_pos[c] for c in img['neg_category_ids']
+                        if c in cat_pos)
+        nel.extend(i * K + cat_pos[c]
+                   for c in img['not_exhaustive_category_ids']
+                   if c in cat_pos)
+    img_pos = {img_id: i for i, img_id in enumerate(eval_imgs)}
+    verified.update(img_pos[i] * K + cat_pos[c] for i, c in gt_of)
+    verified = np.fromiter(verified, np.int64, len(verified))
+    nel = np.asarray(nel, np.int64)
 
-    # detections: check, lvis-api's per-image limit and ids, selection
     anns = _load_results(lvis_gt, results, invalid_detections)
-    if max_dets >= 0:
-        anns = _limit_dets_per_image(anns, max_dets)
-    box_branch = bool(anns) and 'bbox' in anns[0]
-    sel, d_img, d_cat, d_score, d_area, d_mark = [], [], [], [], [], []
-    inf = math.inf
-    for i, ann in enumerate(anns):
-        ver = verified.get(ann['image_id'])
-        if ver is None or ann['category_id'] not in ver:
-            continue
-        if box_branch:
-            box = ann.get('bbox')
-            if box is None:
-                raise ValueError(
-                    f'LVIS results: detection {i} has no bbox but the first '
-                    'has one (lvis-api needs a bbox on every detection '
-                    'then).')
-            area = box[2] * box[3]
-        else:
-            if 'segmentation' not in ann:
-                raise ValueError(
-                    f'LVIS results: detection {i} has neither bbox nor '
-                    'segmentation.')
-            area = mask_utils.area(ann['segmentation'])
-        if not 0 < area < inf:  # lvis-api's get_ann_ids; NaN fails too
-            continue
-        sel.append(i)
-        d_img.append(ann['image_id'])
-        d_cat.append(ann['category_id'])
-        d_score.append(ann['score'])
-        d_area.append(area)
-        d_mark.append(ann['category_id'] in nel[ann['image_id']])
-    N = len(sel)
-    sel = np.asarray(sel, np.int64)  # position = lvis-api id - 1
-    d_img = np.asarray(d_img, np.int64).reshape(N)
-    d_cat = np.fromiter((cat_pos[c] for c in d_cat), np.int64, N)
-    d_score = np.asarray(d_score, np.float64).reshape(N)
-    d_area = np.asarray(d_area, np.float64).reshape(N)
-    d_mark = np.asarray(d_mark, bool).reshape(N)
+    (pos, d_img, d_cat, d_score, d_area, d_mark,
+     box_branch) = _select_dets(anns, max_dets, eval_imgs, cat_pos,
+                                verified, nel)
+    N = pos.size
 
     # pairs: detections grouped by (image, category), score desc, then
     # result order (= C++ stable sort, lvis-api mergesort)
-    order = np.lexsort((sel, -d_score, d_cat, d_img))
-    pk_img, pk_cat = d_img[order], d_cat[order]
-    new = np.r_[True, (pk_img[1:] != pk_img[:-1]) |
-                (pk_cat[1:] != pk_cat[:-1])] if N else np.zeros(0, bool)
+    order = np.lexsort((pos, -d_score, d_cat, d_img))
+    pos, d_img, d_cat = pos[order], d_img[order], d_cat[order]
+    d_score, d_area, d_mark = d_score[order], d_area[order], d_mark[order]
+    new = np.r_[True, (d_img[1:] != d_img[:-1]) |
+                (d_cat[1:] != d_cat[:-1])] if N else np.zeros(0, bool)
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], N].astype(np.int64)
     in_gt_pair = np.zeros(N, bool)
     pair_gts, pair_rng = [], []
-    for s, e in zip(starts.tolist(), ends.tolist()):
-        g = gt_of.get((int(pk_img[s]), cat_ids[pk_cat[s]]))
+    for s, e, i, k in zip(starts.tolist(), ends.tolist(),
+                          d_img[starts].tolist(), d_cat[starts].tolist()):
+        g = gt_of.get((eval_imgs[i], cat_ids[k]))
         if g:
             in_gt_pair[s:e] = True
             pair_gts.append(g)
             pair_rng.append((s, e))
 
-    # per area range: TP/FP of every detection at every threshold, in the
-    # pair order above
+    # per area range: TP/FP of every detection at every threshold
     tp = np.zeros((A, T, N), bool)
     fp = np.zeros((A, T, N), bool)
-    area_sorted = d_area[order]
-    mark_sorted = d_mark[order]
+    unmatched_ign = np.zeros((A, N), bool)
     for a, (lo, hi) in enumerate(lp.area_rng):
-        # unmatched: ignored when out of range or not exhaustive
-        fp[a] = ~((area_sorted < lo) | (area_sorted > hi) | mark_sorted)
-    fp[:, :, in_gt_pair] = False
+        # lvis-api ignores an unmatched detection out of the area range or
+        # of a not-exhaustive category
+        unmatched_ign[a] = (d_area < lo) | (d_area > hi) | d_mark
+        fp[a] = ~unmatched_ign[a] & ~in_gt_pair
     if pair_gts:
-        _match(_C, lp, lvis_gt, anns, sel[order], d_score[order],
-               area_sorted, mark_sorted, pair_gts, pair_rng, iou_type,
-               box_branch, tp, fp)
+        _match(_C, lp, lvis_gt, anns, pos, pair_gts, pair_rng, iou_type,
+               box_branch, unmatched_ign, tp, fp)
 
     # GT counts per category and area range
     num_gt = np.zeros((A, K), np.int64)
@@ -436,7 +481,7 @@ def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
             num_gt[a] = np.bincount(g_cat[ok], minlength=K)
 
     # accumulation order: category, score desc, image, result order
-    acc = np.lexsort((sel[order], pk_img, -d_score[order], pk_cat))
+    acc = np.lexsort((pos, d_img, -d_score, d_cat))
     precision = -np.ones((T, R, K, A))
     recall = -np.ones((T, K, A))
     params = SimpleNamespace(cat_ids=cat_ids,
@@ -450,7 +495,7 @@ def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
                              use_cats=1)
     for a in range(A):
         precision[..., a], recall[..., a] = _accumulate(
-            tp[a][:, acc], fp[a][:, acc], pk_cat[acc], num_gt[a], params)
+            tp[a][:, acc], fp[a][:, acc], d_cat[acc], num_gt[a], params)
 
     freq_groups = [[] for _ in FREQ_GROUPS]
     for k, c in enumerate(cat_ids):
@@ -459,71 +504,132 @@ def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
     return stats, FastLVISEval(params, precision, recall, stats, freq_groups)
 
 
-def _match(_C, lp, lvis_gt, anns, ids, scores, areas, marks, pair_gts,
-           pair_rng, iou_type, box_branch, tp, fp):
-    """Greedy matching of the pairs with GT and detections (C++), written
-    into ``tp``/``fp`` ``[A, T, N]``."""
+def _match(_C, lp, lvis_gt, anns, pos, pair_gts, pair_rng, iou_type,
+           box_branch, unmatched_ign, tp, fp):
+    """Greedy matching of the pairs with GT and detections (faster-coco-eval
+    C++, one call), written into ``tp``/``fp`` ``[A, T, N]``.
+
+    The library only needs ids, areas and ignore flags of the GT (positive
+    surrogate ids: it reads ids as unsigned, so a negative id would become
+    0) and, of the detections, a positive id each: they arrive sorted by
+    score, so its stable sort keeps them as they are, and the ignore rule
+    of unmatched detections is applied here.
+    """
     T = len(lp.iou_thrs)
     imgs = lvis_gt.imgs
-    gt_ds, dt_ds = _C.Dataset(), _C.Dataset()
-    payloads = []
+    P = len(pair_rng)
+    det_rec = dict(id=1)
+    gt_items, dt_items, payloads, zero_id = [], [], [], []
     max_nd = 1
+    segm = iou_type == 'segm'
     for p, (g_list, (s, e)) in enumerate(zip(pair_gts, pair_rng)):
         max_nd = max(max_nd, e - s)
         img = imgs[g_list[0]['image_id']]
-        g_pay = []
-        for j, g in enumerate(g_list, 1):
-            # surrogate ids: positive, or 0 where lvis-api's id is 0
-            gt_ds.append_ref(
-                p, 0,
-                dict(id=0 if g['id'] == 0 else j,
-                     area=float(g['area']),
-                     ignore=bool(g.get('ignore', 0)),
-                     iscrowd=False))
-            g_pay.append(g['bbox'] if iou_type == 'bbox' else _rle_of(g, img))
-        d_pay = []
-        for d in range(s, e):
-            dt_ds.append_ref(
-                p, 0,
-                dict(id=int(ids[d]) + 1,
-                     score=float(scores[d]),
-                     area=float(areas[d]),
-                     lvis_mark=bool(marks[d])))
-            d_pay.append(_det_payload(anns[ids[d]], img, iou_type,
-                                      box_branch))
+        gt_items.append((float(p), 0.0, [
+            dict(id=j, area=float(g['area']), ignore=bool(g.get('ignore', 0)))
+            for j, g in enumerate(g_list, 1)
+        ]))
+        dt_items.append((float(p), 0.0, [det_rec] * (e - s)))
+        zero_id.extend(g['id'] == 0 for g in g_list)
+        if segm:
+            g_pay = [_rle_of(g, img) for g in g_list]
+            d_pay = []
+            for i in pos[s:e].tolist():
+                ann = anns[i]
+                seg = ann.get('segmentation')
+                if isinstance(seg, dict) and not isinstance(
+                        seg['counts'], list):
+                    d_pay.append(seg)  # compressed RLE: used as it is
+                else:
+                    d_pay.append(_det_payload(ann, img, iou_type))
+        else:
+            g_pay = [g['bbox'] for g in g_list]
+            d_pay = [_det_payload(anns[i], img, iou_type)
+                     for i in pos[s:e].tolist()]
         payloads.append((d_pay, g_pay))
-    ious = [[np.asarray(x, np.float64).reshape(len(d), len(g)).tolist()]
-            for x, (d, g) in zip(_ious(payloads), payloads)]
+    gt_ds, dt_ds = _C.Dataset(), _C.Dataset()
+    gt_ds.load_tuple((P, gt_items))
+    dt_ds.load_tuple((P, dt_items))
+    del gt_items, dt_items
+    ious = [[x.tolist() if isinstance(x, np.ndarray) else x]
+            for x in _ious(payloads)]
     del payloads
-    P = len(pair_rng)
-    evals = _C.COCOevalEvaluateImages(
-        [list(r) for r in lp.area_rng], max_nd, list(lp.iou_thrs), ious,
-        gt_ds, dt_ds, [float(p) for p in range(P)], [0.0], True)
-    del ious
-    # gather index: C++ stores [t, d] per pair, t-major
+
+    # GT ignore flags per area range (lvis-api: 'ignore' or out of range)
+    g_all = [g for g_list in pair_gts for g in g_list]
+    g_area = np.array([float(g['area']) for g in g_all])
+    g_ign = np.array([bool(g.get('ignore', 0)) for g in g_all])
+    g_flags = [
+        g_ign | (g_area < lo) | (g_area > hi) for lo, hi in lp.area_rng
+    ]
+    g_pair = np.repeat(np.arange(P), [len(g) for g in pair_gts])
+    gt_start = np.r_[0, np.cumsum([len(g) for g in pair_gts])[:-1]]
+
+    def uniform(flags):
+        # per pair: all its GT ignored, or none
+        n_ign = np.bincount(g_pair, flags, minlength=P)
+        return (n_ign == 0) | (n_ign == np.bincount(g_pair, minlength=P))
+
+    # the library stores [t, d] per pair, t-major: gather into [T, n]
     rng = np.asarray(pair_rng, np.int64)
     nd = rng[:, 1] - rng[:, 0]
-    pos = np.concatenate([np.arange(s, e) for s, e in pair_rng])
+    idx = np.concatenate([np.arange(s, e) for s, e in pair_rng])
     pair_of = np.repeat(np.arange(P), nd)
-    flat_start = np.r_[0, np.cumsum(nd * T)[:-1]]
-    local = pos - np.repeat(rng[:, 0], nd)
-    gather = (flat_start[pair_of][None, :] +
-              np.arange(T)[:, None] * nd[pair_of][None, :] + local[None, :])
+
+    def match(area_rng, pairs):
+        """``[T, n]`` matched GT surrogate ids (0: none) of the detections
+        of ``pairs`` (sorted)."""
+        evals = _C.COCOevalEvaluateImages([list(area_rng)], max_nd,
+                                          list(lp.iou_thrs),
+                                          [ious[p] for p in pairs], gt_ds,
+                                          dt_ds, [float(p) for p in pairs],
+                                          [0.0], True)
+        dm = []
+        for ev in evals:
+            dm.extend(ev.__getstate__()[0])
+        sub_nd = nd[pairs]
+        flat_start = np.r_[0, np.cumsum(sub_nd * T)[:-1]]
+        which = np.repeat(np.arange(len(pairs)), sub_nd)
+        local = np.concatenate([np.arange(n) for n in sub_nd.tolist()])
+        gather = (flat_start[which][None, :] +
+                  np.arange(T)[:, None] * sub_nd[which][None, :] +
+                  local[None, :])
+        return np.asarray(dm, np.int64)[gather]
+
+    # The matching of a pair depends on the area range only through its GT
+    # ignore flags, and only when they are mixed (ignored GT are tried
+    # last): pairs whose flags are uniform in both ranges, or equal, are
+    # matched once, with the first range.
+    all_pairs = np.arange(P)
+    dm_first = match(lp.area_rng[0], all_pairs)
+    uni_first = uniform(g_flags[0])
+    det_start = np.r_[0, np.cumsum(nd)[:-1]]
+    zero_id = np.asarray(zero_id, bool)
     for a in range(len(lp.area_rng)):
-        dm, di = [], []
-        for ev in evals[a * P:(a + 1) * P]:
-            st = ev.__getstate__()
-            dm.extend(st[0])
-            di.extend(st[4])
-        dm = np.asarray(dm, np.int64)[gather]
-        di = np.asarray(di, bool)[gather]
-        # lvis-api: TP when matched to a GT of non-zero id, FP when
-        # unmatched, neither when ignored
-        tp[a][:, pos] = (dm != 0) & ~di
-        fp[a][:, pos] = (dm == 0) & ~di
+        dm = dm_first
+        if a > 0:
+            same = np.bincount(g_pair, g_flags[a] != g_flags[0],
+                               minlength=P) == 0
+            same |= uni_first & uniform(g_flags[a])
+            redo = np.flatnonzero(~same)
+            if redo.size:
+                dm = dm_first.copy()
+                cols = np.concatenate(
+                    [np.arange(det_start[p], det_start[p] + nd[p])
+                     for p in redo.tolist()])
+                dm[:, cols] = match(lp.area_rng[a], redo)
+        matched = dm > 0
+        gt_index = np.where(matched, gt_start[pair_of] + dm - 1, 0)
+        real = matched & ~zero_id[gt_index]  # lvis-api: id 0 never a TP
+        # lvis-api: ignored if matched to an ignored GT, or unmatched (or
+        # matched to id 0) and out of range / not exhaustive
+        ign = (matched & g_flags[a][gt_index]) | (~real &
+                                                  unmatched_ign[a][idx])
+        tp[a][:, idx] = real & ~ign
+        fp[a][:, idx] = ~real & ~ign
 
 
-def _det_payload(ann, img, iou_type, box_branch):
+def _det_payload(ann, img, iou_type):
     """What lvis-api's ``compute_iou`` reads of a prepared detection."""
     if iou_type == 'bbox':
         if 'bbox' in ann:
