@@ -115,12 +115,13 @@ def test_dist_resume_equals_uninterrupted(toy_lvis_root, tmp_path):
 @pytest.mark.dist
 def test_dist_resume_stochastic_rfs(toy_lvis_root, tmp_path):
     """The toy RFS config with stochastic rounding (a new index table every
-    epoch, read by the workers): the resumed epoch 2 equals the
-    uninterrupted one."""
+    epoch, read by the workers) and 2 workers per process: the resumed
+    epoch 2 equals the uninterrupted one."""
     config = osp.join(ROOT, 'configs/toy/mask-rcnn_r18_fpn_toy_rfs.py')
     opts = _train_opts(
         toy_lvis_root, 8, key='train_dataloader.dataset.dataset',
-        extra=['train_cfg.max_epochs=2', 'train_dataloader.dataset.thr=0.5',
+        extra=['train_cfg.max_epochs=2', 'train_dataloader.num_workers=2',
+               'train_dataloader.dataset.thr=0.5',
                'train_dataloader.dataset.rounding=stochastic'])
     full, part = str(tmp_path / 'full'), str(tmp_path / 'resumed')
     log_full = _dist_train(config, full, opts, 29655)
