@@ -6,6 +6,7 @@ types of the LVIS metric; the table, per-class AP json and the per-class AP
 plot go to the work dir.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -31,6 +32,15 @@ def parse_args():
     if bad:
         parser.error(f'--eval: unknown iou type(s) {bad}; choose from '
                      f'{", ".join(IOU_TYPES)}')
+    if args.out:
+        # the dump is written after inference: check the place before it
+        parent = osp.dirname(osp.abspath(args.out))
+        while not osp.exists(parent):
+            parent = osp.dirname(parent)
+        if osp.isdir(args.out) or not osp.isdir(parent) or \
+                not os.access(parent, os.W_OK):
+            parser.error(f'--out {args.out}: cannot write a file there '
+                         f'({parent} is not a writable folder)')
     return args
 
 

@@ -441,3 +441,15 @@ def test_invalid_detections_never_a_number(tested):
     assert str(samples[1]['img_id']) in err[0]
     assert 'Traceback' not in proc.stderr
     assert 'lvis/bbox_AP' not in proc.stdout + proc.stderr
+
+
+def test_test_py_out_unwritable_fails_before_inference(tested):
+    afile = str(tested['tmp'] / 'a_file')
+    open(afile, 'w').close()
+    proc = subprocess.run(
+        [PY, 'tools/test.py', TOY_CONFIG, afile, '--out',
+         osp.join(afile, 'sub', 'preds.pkl')], cwd=ROOT,
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert f'cannot write a file there ({afile} is not a writable folder)' \
+        in proc.stderr
