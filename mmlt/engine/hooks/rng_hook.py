@@ -73,9 +73,10 @@ class RNGStateHook(Hook):
     the top level (``torch``, ``numpy``, ``python``, ``cuda``), plus
     ``world_size``, ``ranks`` (every rank's states, in rank order) and,
     when the data preprocessor has batch augments with a drawn input size
-    (``BatchSyncRandomResize``), ``batch_augments``. States are restored only on resume (not for ``load_from``); a
-    checkpoint of another world size, or one without ``ranks``, restores
-    rank 0's states on every rank and warns that the resume is not exact.
+    (``BatchSyncRandomResize``), ``batch_augments``. States are restored
+    only on resume (not for ``load_from``); a checkpoint of another world
+    size, or one without ``ranks``, restores rank 0's states on every rank
+    and warns that the resume is not exact.
 
     Args:
         seed_workers (bool): reseed the train loader's workers every epoch
@@ -171,11 +172,12 @@ class RNGStateHook(Hook):
         """Whether a CheckpointHook saves after this iteration (its own
         condition, evaluated the same way on every rank)."""
         for hook in runner.hooks:
-            if isinstance(hook, CheckpointHook) and not hook.by_epoch:
-                if hook.every_n_train_iters(
-                        runner, hook.interval, hook.save_begin) or (
-                            hook.save_last and hook.is_last_train_iter(runner)):
-                    return True
+            if not isinstance(hook, CheckpointHook) or hook.by_epoch:
+                continue
+            if hook.every_n_train_iters(runner, hook.interval,
+                                        hook.save_begin) or (
+                    hook.save_last and hook.is_last_train_iter(runner)):
+                return True
         return False
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
