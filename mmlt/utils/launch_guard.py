@@ -227,14 +227,14 @@ def build_torchrun_argv(prog: str, script: str, nprocs_raw: str,
         raise LaunchError(f'NUM_PROCS must be a positive integer (processes '
                           f'on this machine, one per GPU), got '
                           f'{nprocs_raw!r}')
+    if '--launcher' in args or any(a.startswith('--launcher=') for a in args):
+        raise LaunchError(f'--launcher is set by {prog} itself (pytorch); '
+                          'remove it from the arguments')
     parsed = parse_tool_args(script, args)  # argparse errors exit 2 here
     if parsed is not None:
         check_tool_args(parsed)
     elif args and not args[0].startswith('-'):
         check_file(args[0], 'config file', CONFIG_EXTS)
-    if '--launcher' in args or any(a.startswith('--launcher=') for a in args):
-        raise LaunchError(f'{prog} sets --launcher pytorch itself; remove '
-                          '--launcher from the arguments')
     return rendezvous_args(prog) + [
         f'--nproc_per_node={nprocs}',
         osp.abspath(__file__), 'worker', script

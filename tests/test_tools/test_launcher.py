@@ -55,7 +55,7 @@ ERRORS = [
     (TRAIN_SH, [TOY_CONFIG, '2', '--resume', 'nope.pth'], {},
      ['--resume checkpoint nope.pth', 'does not exist']),
     (TRAIN_SH, [TOY_CONFIG, '2', '--launcher', 'slurm'], {},
-     ['--launcher']),
+     ['--launcher is set by dist_train.sh itself']),
     (TRAIN_SH, [TOY_CONFIG, '2'], {'NNODES': 'two'}, ["NNODES='two'"]),
     (TRAIN_SH, [TOY_CONFIG, '2'], {'NNODES': '2', 'NODE_RANK': '2'},
      ['NODE_RANK=2', 'NNODES=2']),
