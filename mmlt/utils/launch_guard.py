@@ -255,6 +255,24 @@ def _raise_stopped(signum, frame):
     raise _Stopped(signum)
 
 
+def failure_summary(failures: dict, nprocs: int) -> str:
+    """One line on the failed workers of torchrun's ChildFailedError."""
+    rank, first = min(failures.items(), key=lambda kv: kv[1].timestamp)
+    code = first.exitcode
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f'signal {-code}'
+        how = f'was killed by {name}' + (
+            ' (out of memory? see dmesg)' if -code == signal.SIGKILL else '')
+    else:
+        how = f'exited with code {code}'
+    return (f'rank {rank} (pid {first.pid}) {how}, the first of the '
+            f'{nprocs} processes on this machine to fail (the others were '
+            f'stopped); its error is printed above (lines [rank{rank}]: ...)')
+
+
 def launch(argv: list) -> int:
     """``launch SCRIPT NUM_PROCS [args...]``: check, then run torchrun."""
     prog = os.environ.get('MMLT_LAUNCHER_NAME', 'dist_launch.sh')
@@ -282,11 +300,18 @@ def launch(argv: list) -> int:
     try:
         from torch.distributed.elastic.multiprocessing.api import \
             SignalException
+        from torch.distributed.elastic.multiprocessing.errors import \
+            ChildFailedError
         from torch.distributed.run import main as torchrun
         try:
             torchrun(torchrun_argv)
         except SignalException as e:
             signum = int(e.sigval)
+        except ChildFailedError as e:
+            # instead of torchrun's traceback and failure table
+            print(f'{prog}: error: {failure_summary(e.failures, nprocs)}',
+                  file=sys.stderr)
+            return 1
     except _Stopped as e:
         signum = e.signum
     if signum is None:

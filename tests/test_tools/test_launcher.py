@@ -15,6 +15,7 @@ import argparse
 import importlib.util
 import os
 import os.path as osp
+import re
 import signal
 import socket
 import subprocess
@@ -121,6 +122,42 @@ def test_busy_port_names_port():
     line, = proc.stderr.strip().splitlines()
     assert f'PORT={port} is already in use' in line
     assert 'unset PORT' in line
+
+
+def test_failure_summary():
+    """torchrun's failure table becomes one line on the first failure."""
+    from types import SimpleNamespace as NS
+
+    from mmlt.utils.launch_guard import failure_summary
+    failures = {
+        0: NS(pid=11, exitcode=-15, timestamp=5),
+        3: NS(pid=14, exitcode=1, timestamp=2),
+    }
+    assert failure_summary(failures, 4) == (
+        'rank 3 (pid 14) exited with code 1, the first of the 4 processes '
+        'on this machine to fail (the others were stopped); its error is '
+        'printed above (lines [rank3]: ...)')
+    oom = failure_summary({1: NS(pid=7, exitcode=-9, timestamp=1)}, 2)
+    assert oom.startswith('rank 1 (pid 7) was killed by SIGKILL (out of '
+                          'memory? see dmesg)')
+
+
+@pytest.mark.dist
+def test_worker_error_ends_with_one_line(toy_lvis_root):
+    """An error the checks cannot see (a config key) still fails every
+    rank; the launcher's last word is one line naming the first one, not
+    torchrun's traceback and table."""
+    proc = _run(['bash', TRAIN_SH, TOY_CONFIG, '2'] +
+                toy_cfg_options(toy_lvis_root) + ['model.no_such_key=1'],
+                timeout=300)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r'dist_train\.sh: error: rank [01] \(pid \d+\) exited with code 1, '
+        r'the first of the 2 processes .*\(lines \[rank[01]\]: \.\.\.\)',
+        last), last
+    assert "unexpected keyword argument 'no_such_key'" in proc.stderr
+    assert 'ChildFailedError' not in proc.stderr
 
 
 SLURM_TRAIN = osp.join(ROOT, 'tools', 'slurm_train.sh')
