@@ -6,7 +6,6 @@ tools/test.py refuses segm on a box-only model before inference."""
 import copy
 import glob
 import json
-import math
 import os.path as osp
 import pickle
 import re
