@@ -20,9 +20,23 @@ from mmengine.config import Config, ConfigDict
 from .launch_guard import IOU_TYPES, LaunchError, check_tool_args  # noqa
 
 
+def slurm_master_port() -> None:
+    """Give each Slurm job its own rendezvous port unless MASTER_PORT is set.
+
+    mmengine's slurm init falls back to port 29500, so two jobs that share
+    a node collide (EADDRINUSE). Every task of a job sees the same
+    SLURM_JOB_ID, hence the same port.
+    """
+    job = os.environ.get('SLURM_JOB_ID', '')
+    if 'MASTER_PORT' not in os.environ and job.isdigit():
+        os.environ['MASTER_PORT'] = str(20000 + int(job) % 10000)
+
+
 def setup_launcher(cfg: Config, launcher: str) -> None:
     """Record the launcher in ``cfg``; on CPU, start gloo and fix the wrapper."""
     cfg.launcher = launcher
+    if launcher == 'slurm':
+        slurm_master_port()
     if launcher == 'none' or torch.cuda.is_available():
         return
     if launcher != 'pytorch':

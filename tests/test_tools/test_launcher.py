@@ -160,6 +160,21 @@ def test_worker_error_ends_with_one_line(toy_lvis_root):
     assert 'ChildFailedError' not in proc.stderr
 
 
+def test_slurm_jobs_get_their_own_port(monkeypatch):
+    """Two Slurm jobs on one node: mmengine would give both port 29500."""
+    from mmlt.utils.launch import slurm_master_port
+    monkeypatch.delenv('MASTER_PORT', raising=False)
+    monkeypatch.setenv('SLURM_JOB_ID', '4123456')
+    slurm_master_port()
+    assert os.environ['MASTER_PORT'] == '23456'
+    monkeypatch.setenv('SLURM_JOB_ID', '4123457')
+    slurm_master_port()  # a port that is set is kept
+    assert os.environ['MASTER_PORT'] == '23456'
+    monkeypatch.delenv('MASTER_PORT')
+    slurm_master_port()
+    assert os.environ['MASTER_PORT'] == '23457'
+
+
 SLURM_TRAIN = osp.join(ROOT, 'tools', 'slurm_train.sh')
 SLURM_TEST = osp.join(ROOT, 'tools', 'slurm_test.sh')
 
