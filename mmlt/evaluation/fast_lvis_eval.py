@@ -43,7 +43,7 @@ import gc
 import json
 import math
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -64,11 +64,6 @@ __all__ = [
 AREA_LBL = ('all', 'small', 'medium', 'large')
 INSTALL_HINT = ('faster-coco-eval is not installed: `pip install '
                 'faster-coco-eval` (>= 1.8), or use backend=\'lvis\'.')
-
-#: IoU threads (pycocotools' mask IoU runs without the GIL held only in
-#: part; two threads still help on multi-core machines)
-IOU_WORKERS = 2
-
 
 class FastLVISUnsupported(ValueError):
     """The input is one on which the fast backend would differ from
@@ -170,16 +165,9 @@ def _rle_of(ann, img):
 
 def _ious(payloads):
     """pycocotools IoUs (lvis-api's function) of ``(dets, gts)`` pairs,
-    every GT a non-crowd as in lvis-api."""
-
-    def one(pair):
-        d, g = pair
-        return mask_utils.iou(d, g, [0] * len(g))
-
-    if IOU_WORKERS > 1 and len(payloads) > 64:
-        with ThreadPoolExecutor(IOU_WORKERS) as pool:
-            return list(pool.map(one, payloads, chunksize=32))
-    return [one(p) for p in payloads]
+    every GT a non-crowd as in lvis-api.  (Serial: pycocotools holds the
+    GIL, threads gave no speed-up.)"""
+    return [mask_utils.iou(d, g, [0] * len(g)) for d, g in payloads]
 
 
 def _min_count(num_gt: np.ndarray, rec_thrs: np.ndarray) -> np.ndarray:
@@ -317,12 +305,31 @@ def _load_results(lvis_gt, results, invalid_detections):
     return anns
 
 
-def _codes(values) -> Tuple[np.ndarray, dict]:
-    """Integer codes (order of first appearance) of hashable ``values``."""
+def _lookup(values: list, keys: Sequence) -> np.ndarray:
+    """Position of each value in ``keys`` (sorted, unique), -1 if absent;
+    vectorised for integer ids."""
+    arr = np.asarray(values) if values else np.zeros(0, np.int64)
+    keys_arr = np.asarray(keys)
+    if arr.ndim == 1 and arr.dtype.kind in 'iu' and \
+            keys_arr.dtype.kind in 'iu':
+        at = np.searchsorted(keys_arr, arr)
+        at_c = np.minimum(at, max(len(keys) - 1, 0))
+        hit = (at < len(keys)) & (keys_arr[at_c] == arr) if len(keys) else \
+            np.zeros(arr.shape, bool)
+        return np.where(hit, at, -1).astype(np.int64)
+    pos = {k: i for i, k in enumerate(keys)}
+    return np.fromiter((pos.get(v, -1) for v in values), np.int64,
+                       len(values))
+
+
+def _codes(values: list) -> np.ndarray:
+    """Integer codes of hashable ``values``, equal codes for equal values."""
+    arr = np.asarray(values) if values else np.zeros(0, np.int64)
+    if arr.ndim == 1 and arr.dtype.kind in 'iu':
+        return np.unique(arr, return_inverse=True)[1].reshape(-1)
     index = {}
-    codes = np.fromiter((index.setdefault(v, len(index)) for v in values),
-                        np.int64, len(values))
-    return codes, index
+    return np.fromiter((index.setdefault(v, len(index)) for v in values),
+                       np.int64, len(values))
 
 
 def _select_dets(anns, max_dets, eval_imgs, cat_pos, verified, nel):
@@ -338,8 +345,10 @@ def _select_dets(anns, max_dets, eval_imgs, cat_pos, verified, nel):
     """
     n = len(anns)
     K = len(cat_pos)
-    img_code, img_index = _codes([a['image_id'] for a in anns])
-    score = np.fromiter((a['score'] for a in anns), np.float64, n)
+    img_col = list(map(itemgetter('image_id'), anns))
+    img_code = _codes(img_col)
+    score = np.array(list(map(itemgetter('score'), anns)),
+                     np.float64).reshape(n)
     keep = np.ones(n, bool)
     if max_dets >= 0 and n:
         if max_dets == 0:
@@ -354,18 +363,15 @@ def _select_dets(anns, max_dets, eval_imgs, cat_pos, verified, nel):
     if keep.any():
         # lvis-api picks the area rule from the first prepared detection:
         # the first image's first detection, or its top one if it was cut
-        first_img = img_code == 0
+        first_img = img_code == img_code[0]
         cand = np.flatnonzero(first_img & keep)
         lead = cand[np.lexsort((cand, -score[cand]))[0]] if (
             keep[first_img].sum() < first_img.sum()) else cand[0]
         box_branch = 'bbox' in anns[int(lead)]
     # evaluated image and category of each detection (-1: not evaluated)
-    eval_pos = {img: i for i, img in enumerate(eval_imgs)}
-    code_to_eval = np.array(
-        [eval_pos.get(img, -1) for img in img_index] or [-1], np.int64)
-    d_img = code_to_eval[img_code] if n else np.zeros(0, np.int64)
-    d_cat = np.fromiter((cat_pos.get(a['category_id'], -1) for a in anns),
-                        np.int64, n)
+    d_img = _lookup(img_col, eval_imgs)
+    d_cat = _lookup(list(map(itemgetter('category_id'), anns)),
+                    list(cat_pos))
     keep &= (d_img >= 0) & (d_cat >= 0)
     pair = d_img * K + d_cat
     keep &= np.isin(pair, verified)

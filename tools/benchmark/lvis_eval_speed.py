@@ -10,12 +10,22 @@ continuous float32 scores; segm detections are RLEs of octagons.
 
 Each (backend, iou type) runs in its own subprocess: the GT and detection
 jsons are loaded first (same for both, reported as ``load``), then the
-evaluation is timed (``eval``); ``peak`` is the subprocess' max RSS and
+evaluation is timed (``eval``: wall clock; ``cpu``: the process' CPU time,
+steadier on a shared machine); ``peak`` is the subprocess' max RSS and
 ``+peak`` its rise above the RSS after loading.  ``lvis-orig`` (optional)
 is the unmodified lvis-api ``LVISEval`` (walks all image x class pairs).
+The ratios compare backends measured in the same run (the baseline, the
+first backend, runs ``--base-repeat`` times, the others ``--repeat``
+times; the fastest run of each counts, the highest peak).
 
-Usage: python tools/benchmark/lvis_eval_speed.py [--images 19809] [--dets 300]
-    [--iou-types bbox segm] [--backends lvis fast] [--repeat 1]
+Usage: python tools/benchmark/lvis_eval_speed.py [--images 19809 ...]
+    [--dets 300] [--iou-types bbox segm] [--backends lvis fast]
+    [--repeat 1] [--base-repeat 1] [--workdir DIR] [--write-doc DOC]
+
+Several ``--images`` values run one after the other in the same run.  With
+``--workdir`` the generated GT and detections are kept and reused by later
+runs with the same sizes and seed.  ``--write-doc docs/evaluation.md``
+stores the table between the ``lvis_eval_speed`` markers of that file.
 
 ``--backends lvis-orig fast`` compares with the original lvis-api; it needs
 ~0.9 GB per 1,000 images above the loaded detections (~25 GB at the default
@@ -122,6 +132,7 @@ def child(args):
     with open(args.dets_file) as f:
         dets = json.load(f)
     t1 = time.perf_counter()
+    c1 = time.process_time()
     rss_loaded = _rss_mb()
     if args.child == 'lvis-orig':
         np.float = float  # lvis 0.5.3 on numpy >= 1.24
@@ -133,12 +144,14 @@ def child(args):
         fn = run_fast_lvis_eval if args.child == 'fast' else run_lvis_eval
         stats, ev = fn(gt, dets, args.iou_type, check_gt=False)
     t2 = time.perf_counter()
+    c2 = time.process_time()
     aps = per_class_ap(ev)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
             dict(load=t1 - t0,
                  eval=t2 - t1,
+                 cpu=c2 - c1,
                  peak=peak,
                  rise=peak - rss_loaded,
                  stats=stats,
@@ -175,12 +188,50 @@ def compare(a, b):
     return diff
 
 
+def prepare_data(work, images, num_dets, seed, with_segm):
+    """GT and detection json files for ``images`` (reused when present)."""
+    from mmlt.datasets.toy_lvis import make_lvis_scale_annotations
+    gt_file = osp.join(work, f'gt_{images}_{seed}.json')
+    dets_file = osp.join(work, f'dets_{images}_{num_dets}_{seed}'
+                         f'{"_segm" if with_segm else ""}.json')
+    t = time.perf_counter()
+    if not osp.isfile(gt_file):
+        # train_images: keep the full 1203-class v1 profile at any size
+        make_lvis_scale_annotations(gt_file,
+                                    split='val',
+                                    seed=seed,
+                                    num_images=images,
+                                    train_images=100170,
+                                    progress=False)
+    with open(gt_file) as f:
+        gt = json.load(f)
+    if not osp.isfile(dets_file):
+        dets = make_dets(gt, num_dets, seed, with_segm=with_segm)
+        tmp = dets_file + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(dets, f)
+        os.replace(tmp, dets_file)
+        num = len(dets)
+        del dets
+    else:
+        num = None
+    cats = len(gt['categories'])
+    boxes = len(gt['annotations'])
+    print(f"GT: {len(gt['images'])} images, {cats} classes, {boxes} boxes; "
+          f'{num if num is not None else "(reused)"} detections '
+          f'({num_dets}/image); ready in {time.perf_counter() - t:.0f}s',
+          flush=True)
+    return gt_file, dets_file, dict(images=len(gt['images']), classes=cats)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--images',
                         type=int,
-                        default=19809,
-                        help='val images (LVIS v1 val: 19809)')
+                        nargs='+',
+                        default=[19809],
+                        help='val images (LVIS v1 val: 19809); several '
+                        'values run one after the other')
     parser.add_argument('--dets',
                         type=int,
                         default=300,
@@ -193,9 +244,18 @@ def main():
     parser.add_argument('--repeat',
                         type=int,
                         default=1,
-                        help='runs per backend (best eval time shown)')
+                        help='runs per backend (fastest shown)')
+    parser.add_argument('--base-repeat',
+                        type=int,
+                        default=None,
+                        help='runs of the baseline (default: --repeat)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--workdir', default=None)
+    parser.add_argument('--write-doc',
+                        metavar='DOC',
+                        default=None,
+                        help='write the table into DOC between the '
+                        'lvis_eval_speed markers')
     parser.add_argument('--child', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--gt', help=argparse.SUPPRESS)
     parser.add_argument('--dets-file',
@@ -205,63 +265,97 @@ def main():
     args = parser.parse_args()
     if args.child:
         return child(args)
+    if args.write_doc:
+        from mmlt.utils.doc_markers import check_section
+        check_section(args.write_doc, 'lvis_eval_speed')
+    base_repeat = args.base_repeat or args.repeat
 
-    from mmlt.datasets.toy_lvis import make_lvis_scale_annotations
     work = args.workdir or tempfile.mkdtemp(prefix='lvis_eval_speed_')
     os.makedirs(work, exist_ok=True)
-    gt_file = osp.join(work, f'gt_{args.images}_{args.seed}.json')
-    t = time.perf_counter()
-    # train_images: keep the full 1203-class v1 profile at any --images
-    info = make_lvis_scale_annotations(gt_file,
-                                       split='val',
-                                       seed=args.seed,
-                                       num_images=args.images,
-                                       train_images=100170,
-                                       progress=False,
-                                       return_info=True)
-    with open(gt_file) as f:
-        gt = json.load(f)
-    dets = make_dets(gt,
-                     args.dets,
-                     args.seed,
-                     with_segm='segm' in args.iou_types)
-    dets_file = osp.join(work, 'dets.json')
-    with open(dets_file, 'w') as f:
-        json.dump(dets, f)
-    print(f"GT: {info['images']} images, {info['num_classes']} classes, "
-          f"{info['instances']} boxes; {len(dets)} detections "
-          f'({args.dets}/image); generated in {time.perf_counter() - t:.0f}s')
-    del gt, dets
-
     script = osp.abspath(__file__)
     base = args.backends[0]
     ok = True
-    for iou in args.iou_types:
-        res = {}
-        for b in args.backends:
-            runs = [
-                run_child(script, b, gt_file, dets_file, iou)
-                for _ in range(args.repeat)
-            ]
-            r = min(runs, key=lambda x: x['eval'])
-            r['peak'] = max(x['peak'] for x in runs)
-            r['rise'] = max(x['rise'] for x in runs)
-            res[b] = r
-        print(f'\n[{iou}] {"backend":10s} {"load s":>7s} {"eval s":>8s} '
-              f'{"speedup":>8s} {"peak MB":>8s} {"+peak MB":>9s} '
-              f'{"max |diff| vs " + base:>20s}')
-        for b, r in res.items():
-            diff = compare(r, res[base])
-            ok &= diff <= TOL
-            print(f'[{iou}] {b:10s} {r["load"]:7.1f} {r["eval"]:8.2f} '
-                  f'{res[base]["eval"] / r["eval"]:7.1f}x {r["peak"]:8.0f} '
-                  f'{r["rise"]:9.0f} {diff:20.2e}')
-        print(f'[{iou}] {base} AP={res[base]["stats"]["AP"]:.4f} '
-              f'APr={res[base]["stats"]["APr"]:.4f} '
-              f'APc={res[base]["stats"]["APc"]:.4f} '
-              f'APf={res[base]["stats"]["APf"]:.4f}')
+    rows = []
+    for images in args.images:
+        gt_file, dets_file, info = prepare_data(work, images, args.dets,
+                                                args.seed, 'segm'
+                                                in args.iou_types)
+        for iou in args.iou_types:
+            res = {}
+            for b in args.backends:
+                runs = [
+                    run_child(script, b, gt_file, dets_file, iou)
+                    for _ in range(base_repeat if b == base else args.
+                                   repeat)
+                ]
+                r = min(runs, key=lambda x: x['eval'])
+                r['cpu'] = min(x['cpu'] for x in runs)
+                r['peak'] = max(x['peak'] for x in runs)
+                r['rise'] = max(x['rise'] for x in runs)
+                r['runs'] = len(runs)
+                res[b] = r
+            print(f'\n[{images} {iou}] {"backend":10s} {"load s":>7s} '
+                  f'{"eval s":>8s} {"speedup":>8s} {"cpu s":>7s} '
+                  f'{"cpu x":>6s} {"peak MB":>8s} {"+peak MB":>9s} '
+                  f'{"max |diff| vs " + base:>20s}')
+            for b, r in res.items():
+                diff = compare(r, res[base])
+                ok &= diff <= TOL
+                r['diff'] = diff
+                print(f'[{images} {iou}] {b:10s} {r["load"]:7.1f} '
+                      f'{r["eval"]:8.2f} '
+                      f'{res[base]["eval"] / r["eval"]:7.1f}x '
+                      f'{r["cpu"]:7.2f} {res[base]["cpu"] / r["cpu"]:5.1f}x '
+                      f'{r["peak"]:8.0f} {r["rise"]:9.0f} {diff:20.2e}')
+            print(f'[{images} {iou}] {base} '
+                  f'AP={res[base]["stats"]["AP"]:.4f} '
+                  f'APr={res[base]["stats"]["APr"]:.4f} '
+                  f'APc={res[base]["stats"]["APc"]:.4f} '
+                  f'APf={res[base]["stats"]["APf"]:.4f}', flush=True)
+            rows.append((info, iou, res))
     print('\nall fields equal (1e-6):', ok)
+    if args.write_doc:
+        write_doc(args, rows, base, ok)
     return 0 if ok else 1
+
+
+def write_doc(args, rows, base, ok):
+    from mmlt.utils.doc_markers import write_section
+    others = [b for b in args.backends if b != base]
+    head = ['val images', 'iou']
+    head += [f'{base} eval s (cpu s)']
+    for b in others:
+        head += [f'{b} eval s (cpu s)', f'{b} speed-up wall (cpu)']
+    head += ['peak RSS MB ' + ' / '.join(args.backends), 'max diff']
+    lines = [
+        f'`python tools/benchmark/lvis_eval_speed.py --images '
+        f'{" ".join(map(str, args.images))} --dets {args.dets} '
+        f'--iou-types {" ".join(args.iou_types)} --backends '
+        f'{" ".join(args.backends)} --repeat {args.repeat} --base-repeat '
+        f'{args.base_repeat or args.repeat}` ({os.cpu_count()} CPUs, '
+        f'shared; {args.dets} detections per image, 1203 classes; fastest '
+        f'of the runs; every summary value and per-class AP equal to '
+        f'{TOL:g}: {ok})', '', '| ' + ' | '.join(head) + ' |',
+        '|' + '---|' * len(head)
+    ]
+    for info, iou, res in rows:
+        r0 = res[base]
+        cells = [f'{info["images"]:,}', iou,
+                 f'{r0["eval"]:.1f} ({r0["cpu"]:.1f})']
+        for b in others:
+            r = res[b]
+            cells += [
+                f'{r["eval"]:.2f} ({r["cpu"]:.2f})',
+                f'{r0["eval"] / r["eval"]:.1f}x '
+                f'({r0["cpu"] / r["cpu"]:.1f}x)'
+            ]
+        cells += [
+            ' / '.join(f'{res[b]["peak"]:.0f}' for b in args.backends),
+            f'{max(res[b]["diff"] for b in others):.1e}' if others else '-'
+        ]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    write_section(args.write_doc, 'lvis_eval_speed', '\n'.join(lines))
+    print(f'table written to {args.write_doc}')
 
 
 if __name__ == '__main__':
