@@ -476,7 +476,10 @@ def main(argv=None):
     args = parse_args(argv)
     from mmengine.logging import MMLogger, print_log
     args.launcher, args.local_rank = 'none', 0
-    cfg = load_config(args)
+    try:
+        cfg = load_config(args)
+    except ValueError as e:  # e.g. --eval on a metric without iou types
+        raise SystemExit(f'error: {e}') from e
     logger = MMLogger.get_instance('mmlt_eval_results', log_level='INFO')
     logger.setLevel(logging.INFO)
     results = evaluate_predictions(cfg, args.config, args.preds,
