@@ -452,3 +452,39 @@ def test_test_py_out_unwritable_fails_before_inference(tested):
     assert proc.returncode == 2
     assert f'cannot write a file there ({afile} is not a writable folder)' \
         in proc.stderr
+
+
+def _test_py():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'mmlt_tools_test', osp.join(ROOT, 'tools', 'test.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize('config,has_mask', [
+    ('configs/lvis/faster-rcnn_r50_fpn_1x_lvis-v1.py', False),
+    ('configs/toy/retinanet_r18_fpn_toy_efl.py', False),
+    ('configs/lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py', True),
+])
+def test_check_iou_types(config, has_mask):
+    """tools/test.py's check on built models (two- and one-stage)."""
+    from mmengine.config import Config
+
+    from mmdet.registry import MODELS
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    check = _test_py().check_iou_types
+    cfg.test_evaluator = dict(type='LongTailLVISMetric', metric='segm')
+    if has_mask:
+        check(cfg, model, config)
+        return
+    with pytest.raises(ValueError, match=rf"{re.escape(config)}: the test "
+                       r"metric \(LongTailLVISMetric\) evaluates \['segm'\]"
+                       r'.*no mask head.*use --eval bbox \('):
+        check(cfg, model, config)
+    cfg.test_evaluator = [dict(type='LongTailLVISMetric',
+                               metric=['bbox', 'proposal'])]
+    check(cfg, model, config)
