@@ -100,9 +100,31 @@ def main():
     except ValueError as e:
         sys.exit(f'error: {e}')
     runner.test()
+    if args.out is not None:
+        write_out_meta(args, runner)
     shutdown_dist()
     if args.out is not None:
         print(f'predictions saved to {osp.abspath(args.out)}')
+
+
+def write_out_meta(args, runner) -> None:
+    """``<out>.meta.json`` next to the dump: what the predictions are of,
+    so that tools/analysis/eval_results.py can tell a wrong config or
+    --cfg-options from a right one (the dump itself has no class names)."""
+    import json
+
+    from mmengine.dist import is_main_process
+    if not is_main_process():
+        return
+    dataset = runner.test_loop.dataloader.dataset
+    meta = dict(
+        config=osp.abspath(args.config),
+        checkpoint=args.checkpoint,
+        cfg_options=[f'{k}={v}' for k, v in (args.cfg_options or {}).items()],
+        num_images=len(dataset),
+        classes=list(dataset.metainfo.get('classes') or []))
+    with open(args.out + '.meta.json', 'w') as f:
+        json.dump(meta, f, indent=1)
 
 
 if __name__ == '__main__':

@@ -488,3 +488,32 @@ def test_check_iou_types(config, has_mask):
     cfg.test_evaluator = [dict(type='LongTailLVISMetric',
                                metric=['bbox', 'proposal'])]
     check(cfg, model, config)
+
+
+def test_out_meta_sidecar(tested):
+    """tools/test.py --out also writes <pkl>.meta.json (classes, number of
+    images, config and --cfg-options); the tool compares it with the
+    config's test dataset and names the test run's options."""
+    meta_file = tested['pkl'] + '.meta.json'
+    meta = json.load(open(meta_file))
+    assert meta['num_images'] == N_VAL and len(meta['classes']) == 60
+    assert meta['config'] == TOY_CONFIG
+    assert f'test_dataloader.dataset.indices={N_VAL}' in meta['cfg_options']
+    E = eval_results.PredictionFileError
+
+    with pytest.raises(E, match=r'preds\.pkl\.meta\.json: the predictions '
+                       r'are of 6 images, the test dataset of .* has 5 '
+                       r'\(the predictions were made with .*--cfg-options '
+                       r'.*test_dataloader\.dataset\.indices=6'):
+        eval_results.main([TOY_CONFIG, tested['pkl']] + tested['opts'] +
+                          ['test_dataloader.dataset.indices=5'])
+
+    samples = pickle.load(open(tested['pkl'], 'rb'))
+    path = _write(tested, samples, 'renamed.pkl')
+    meta['classes'][7] = 'not_a_toy_class'
+    json.dump(meta, open(path + '.meta.json', 'w'))
+    with pytest.raises(E, match=r'renamed\.pkl\.meta\.json: classes of the '
+                       r'predictions \(60\) differ from those of the test '
+                       r"dataset .* \(60\), e\.g\. label 7: "
+                       r"'not_a_toy_class' vs 'blue_triangle_solid'"):
+        _evaluate(tested, [path])

@@ -172,6 +172,40 @@ def _describe_ids(ids) -> str:
     return f'{len(ids)} (e.g. {ids[:5]})'
 
 
+def check_out_meta(path: str, images: Sequence[dict],
+                   classes: Sequence[str], config: str) -> None:
+    """Compare ``<pkl>.meta.json`` (written by tools/test.py --out: class
+    names, number of images, the config and --cfg-options of the test run)
+    with the config's test dataset. Older dumps or mmdet's have none."""
+    from mmengine.logging import print_log
+    meta_file = path + '.meta.json'
+    if not osp.isfile(meta_file):
+        print_log(f'{meta_file} not found (not written by mmlt\'s '
+                  'tools/test.py --out): class names cannot be compared; '
+                  'image ids and label range are still checked',
+                  logger='current', level=logging.WARNING)
+        return
+    with open(meta_file) as f:
+        meta = json.load(f)
+    made = (f' (the predictions were made with {meta.get("config")}'
+            + (' --cfg-options ' + ' '.join(meta['cfg_options'])
+               if meta.get('cfg_options') else '') + ')')
+    want = meta.get('classes')
+    if want and classes and list(want) != list(classes):
+        diff = [(i, a, b) for i, (a, b) in enumerate(zip(want, classes))
+                if a != b]
+        raise PredictionFileError(
+            f'{meta_file}: classes of the predictions ({len(want)}) differ '
+            f'from those of the test dataset of {config} ({len(classes)})'
+            + (f', e.g. label {diff[0][0]}: {diff[0][1]!r} vs '
+               f'{diff[0][2]!r}' if diff else '') + made)
+    n = meta.get('num_images')
+    if n is not None and n != len(images):
+        raise PredictionFileError(
+            f'{meta_file}: the predictions are of {n} images, the test '
+            f'dataset of {config} has {len(images)}' + made)
+
+
 def check_sample_ids(samples: Sequence[dict], images: Sequence[dict],
                      path: str, config: str) -> None:
     """Same images as the config's test dataset, each exactly once."""
@@ -398,6 +432,7 @@ def evaluate_predictions(cfg, config: str, preds: Sequence[str],
     samples = load_pkl(preds[0]) if is_pkl else None
     json_files = None if is_pkl else split_json_files(preds)
     if is_pkl:
+        check_out_meta(preds[0], images, classes, config)
         check_sample_ids(samples, images, preds[0], config)
 
     results: Dict[str, float] = OrderedDict()
