@@ -134,6 +134,11 @@ def init_model(config: str, checkpoint: str, device: str = 'cpu',
     if 'init_cfg' in cfg.model.get('backbone', {}):
         cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
+    from mmdet.models.detectors import BaseDetector
+    if not isinstance(model, BaseDetector):
+        raise ValueError(
+            f'{config}: the model ({type(model).__name__}) is not a '
+            'detector; image_demo.py draws detections')
     ckpt = load_checkpoint(model, checkpoint, map_location='cpu',
                            logger='silent')
     meta = (ckpt.get('meta') or {}).get('dataset_meta') or {}

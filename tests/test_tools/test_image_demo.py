@@ -208,6 +208,11 @@ def test_class_names_and_errors(demo_data, tmp_path):
                        'model of .* has num_classes=60'):
         image_demo.init_model(RETINA_CONFIG, bad)
 
+    db = osp.join(ROOT, 'configs/toy/db/bce.py')
+    with pytest.raises(ValueError, match=r'bce\.py: the model '
+                       r'\(MultiLabelClassifier\) is not a detector'):
+        image_demo.init_model(db, ckpt)
+
     with pytest.raises(FileNotFoundError, match='no image'):
         image_demo.list_images(str(tmp_path))
     with pytest.raises(FileNotFoundError, match='neither an image file'):
