@@ -163,6 +163,33 @@ def _rle_of(ann, img):
     return segm
 
 
+def _gt_rles(gts, img):
+    """``LVIS.ann_to_rle`` of GTs of one image, the polygons converted in
+    one call (a one-part polygon is not merged: merging one RLE returns
+    the same mask)."""
+    polys, parts = [], []
+    for g in gts:
+        segm = g['segmentation']
+        if isinstance(segm, list) and segm and all(
+                isinstance(p, list) and len(p) > 4 for p in segm):
+            polys.extend(segm)
+            parts.append(len(segm))
+        else:
+            parts.append(0)  # RLE or unusual polygon: lvis-api's path
+    rles = mask_utils.frPyObjects(polys, img['height'],
+                                  img['width']) if polys else []
+    out, k = [], 0
+    for g, n in zip(gts, parts):
+        if n == 0:
+            out.append(_rle_of(g, img))
+        elif n == 1:
+            out.append(rles[k])
+        else:
+            out.append(mask_utils.merge(rles[k:k + n]))
+        k += n
+    return out
+
+
 def _ious(payloads):
     """pycocotools IoUs (lvis-api's function) of ``(dets, gts)`` pairs,
     every GT a non-crowd as in lvis-api.  (Serial: pycocotools holds the
@@ -183,14 +210,36 @@ def _min_count(num_gt: np.ndarray, rec_thrs: np.ndarray) -> np.ndarray:
     return m.astype(np.int64)
 
 
+def _segment_rev_cummax(values, seg):
+    """Running maximum from the right within each segment (``seg``
+    ascending), exact: values are replaced by their ranks, and each
+    segment is lifted above the ones to its right."""
+    if values.size == 0:
+        return values
+    uniq, rank = np.unique(values, return_inverse=True)
+    rank = rank.reshape(-1)
+    lift = (seg.max() - seg[::-1]) * (uniq.size + 1)
+    top = np.maximum.accumulate(lift + rank[::-1]) - lift
+    return uniq[top[::-1]]
+
+
 def _accumulate(tp, fp, cells, num_gt, params):
     """lvis-api's ``accumulate`` for one area range, all categories.
 
     Args:
         tp, fp (ndarray): ``[T, N]`` bool, entries sorted by (category,
-            score desc, image, id); ignored entries have both False.
-        cells (ndarray): ``[N]`` category index of each entry (sorted).
+            score desc, image, result order), only of categories with GT;
+            an entry ignored at a threshold has both False there.
+        cells (ndarray): ``[N]`` category index of each entry.
         num_gt (ndarray): ``[K]`` non-ignored GT per category.
+
+    lvis-api samples the precision envelope at the first entry whose
+    recall reaches each threshold.  Recall only grows at TPs, so that
+    entry is the m-th TP of the category (m from :func:`_min_count`), or
+    its first entry for m = 0; and the envelope (max precision to the
+    right) is a max over TPs, as precision only grows at TPs.  So only the
+    TPs are visited (ignored entries repeat the previous values and change
+    no sample).  Same float operations as lvis-api.
 
     Returns:
         precision ``[T, R, K]`` and recall ``[T, K]`` (-1 without GT).
@@ -201,51 +250,38 @@ def _accumulate(tp, fp, cells, num_gt, params):
     has_gt = num_gt > 0
     precision[:, :, has_gt] = 0
     recall[:, has_gt] = 0
-    # entries of categories without GT are never used
-    keep = has_gt[cells]
-    tp, fp, cells = tp[:, keep], fp[:, keep], cells[keep]
-    # ignored entries (no TP, no FP anywhere) only repeat the previous
-    # recall/precision: dropping them changes no sampled value
-    valid = (tp | fp).any(0)
-    tp, fp, cells = tp[:, valid], fp[:, valid], cells[valid]
     N = cells.size
     if N == 0:
         return precision, recall
     starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
-    ends = np.r_[starts[1:], N]
-    seg_cat = cells[starts]
-    seg_of = np.repeat(np.arange(starts.size), ends - starts)
-    tp_cum = np.cumsum(tp, axis=1, dtype=np.int64)
-    fp_cum = np.cumsum(fp, axis=1, dtype=np.int64)
-    # restart the sums at each category
-    tp_cum -= np.concatenate([np.zeros((T, 1), np.int64), tp_cum],
-                             1)[:, starts][:, seg_of]
-    fp_cum -= np.concatenate([np.zeros((T, 1), np.int64), fp_cum],
-                             1)[:, starts][:, seg_of]
-    tp_f = tp_cum.astype(np.float64)
-    # same operations as lvis-api, so the floats are the same
-    pr = tp_f / (fp_cum.astype(np.float64) + tp_f + np.spacing(1))
-    recall[:, seg_cat] = tp_f[:, ends - 1] / num_gt[seg_cat]
-    # precision envelope (running max from the right) per category
-    for s, e in zip(starts.tolist(), ends.tolist()):
-        if e - s > 1:
-            pr[:, s:e] = np.maximum.accumulate(pr[:, e - 1:s - 1 if s else
-                                                  None:-1],
-                                               axis=1)[:, ::-1]
-    # first entry whose recall reaches each threshold: tp_cum >= m, found
-    # with one sorted search over (threshold, category, count) keys
-    m = _min_count(num_gt[seg_cat], params.rec_thrs)  # [S, R]
-    big = int(tp_cum.max()) + 2
     S = starts.size
-    seg_key = (np.arange(T)[:, None] * S + seg_of[None, :]) * big
-    keys = (seg_key + tp_cum).ravel()
-    q = ((np.arange(T)[:, None, None] * S + np.arange(S)[None, :, None]) *
-         big + m[None]).reshape(-1)
-    idx = np.searchsorted(keys, q, side='left').reshape(T, S, R)
-    seg_end = (np.arange(T)[:, None] * N + ends[None, :])[:, :, None]
-    found = idx < seg_end
-    vals = np.where(found, pr.ravel()[np.minimum(idx, T * N - 1)], 0.0)
-    precision[:, :, seg_cat] = vals.transpose(0, 2, 1)
+    seg_cat = cells[starts]
+    seg_of = np.repeat(np.arange(S), np.diff(np.r_[starts, N]))
+    m = _min_count(num_gt[seg_cat], params.rec_thrs)  # [S, R]
+    for t in range(T):
+        tp_pos = np.flatnonzero(tp[t])
+        seg = seg_of[tp_pos]
+        cnt = np.bincount(seg, minlength=S)
+        first = np.r_[0, np.cumsum(cnt)[:-1]]
+        tp_sum = np.arange(1, tp_pos.size + 1) - first[seg]
+        fp_cum = np.cumsum(fp[t], dtype=np.int64)
+        fp_base = np.where(starts > 0, fp_cum[starts - 1], 0)
+        fp_sum = fp_cum[tp_pos] - fp_base[seg]
+        # lvis-api: tp / (fp + tp + eps) on float sums
+        pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
+        env = _segment_rev_cummax(pr, seg)
+        recall[t, seg_cat] = cnt / num_gt[seg_cat]
+        j = first[:, None] + m - 1
+        reach = (m >= 1) & (m <= cnt[:, None])
+        vals = np.zeros((S, R))
+        if env.size:
+            vals = np.where(reach, env[np.clip(j, 0, env.size - 1)], 0.0)
+            # m = 0 (threshold 0): the first entry, envelope = best TP
+            at0 = (m == 0) & (cnt[:, None] > 0)
+            vals = np.where(at0, env[np.minimum(first, env.size - 1)][:,
+                                                                      None],
+                            vals)
+        precision[t][:, seg_cat] = vals.T
     return precision, recall
 
 
@@ -373,8 +409,8 @@ def _select_dets(anns, max_dets, eval_imgs, cat_pos, verified, nel):
     d_cat = _lookup(list(map(itemgetter('category_id'), anns)),
                     list(cat_pos))
     keep &= (d_img >= 0) & (d_cat >= 0)
-    pair = d_img * K + d_cat
-    keep &= np.isin(pair, verified)
+    pair = np.where(keep, d_img * K + d_cat, 0)
+    keep &= verified[pair]
     cand = np.flatnonzero(keep)
     try:
         if box_branch:
@@ -393,7 +429,7 @@ def _select_dets(anns, max_dets, eval_imgs, cat_pos, verified, nel):
     area = np.asarray(area, np.float64).reshape(cand.size)
     ok = (area > 0) & (area < np.inf)  # lvis-api's get_ann_ids; NaN fails
     cand, area = cand[ok], area[ok]
-    mark = np.isin(pair[cand], nel)
+    mark = nel[pair[cand]]
     return (cand, d_img[cand], d_cat[cand], score[cand], area, mark,
             box_branch)
 
@@ -435,8 +471,13 @@ def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
                    if c in cat_pos)
     img_pos = {img_id: i for i, img_id in enumerate(eval_imgs)}
     verified.update(img_pos[i] * K + cat_pos[c] for i, c in gt_of)
-    verified = np.fromiter(verified, np.int64, len(verified))
-    nel = np.asarray(nel, np.int64)
+    # as lookup tables over (image index, category index)
+    table = np.zeros(max(len(eval_imgs) * K, 1), bool)
+    table[np.fromiter(verified, np.int64, len(verified))] = True
+    verified = table
+    table = np.zeros(max(len(eval_imgs) * K, 1), bool)
+    table[np.asarray(nel, np.int64)] = True
+    nel = table
 
     anns = _load_results(lvis_gt, results, invalid_detections)
     (pos, d_img, d_cat, d_score, d_area, d_mark,
@@ -453,13 +494,11 @@ def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
                 (d_cat[1:] != d_cat[:-1])] if N else np.zeros(0, bool)
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], N].astype(np.int64)
-    in_gt_pair = np.zeros(N, bool)
     pair_gts, pair_rng = [], []
     for s, e, i, k in zip(starts.tolist(), ends.tolist(),
                           d_img[starts].tolist(), d_cat[starts].tolist()):
         g = gt_of.get((eval_imgs[i], cat_ids[k]))
         if g:
-            in_gt_pair[s:e] = True
             pair_gts.append(g)
             pair_rng.append((s, e))
 
@@ -471,7 +510,7 @@ def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
         # lvis-api ignores an unmatched detection out of the area range or
         # of a not-exhaustive category
         unmatched_ign[a] = (d_area < lo) | (d_area > hi) | d_mark
-        fp[a] = ~unmatched_ign[a] & ~in_gt_pair
+        fp[a] = ~unmatched_ign[a]
     if pair_gts:
         _match(_C, lp, lvis_gt, anns, pos, pair_gts, pair_rng, iou_type,
                box_branch, unmatched_ign, tp, fp)
@@ -488,6 +527,7 @@ def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
 
     # accumulation order: category, score desc, image, result order
     acc = np.lexsort((pos, d_img, -d_score, d_cat))
+    cat_of_acc = d_cat[acc]
     precision = -np.ones((T, R, K, A))
     recall = -np.ones((T, K, A))
     params = SimpleNamespace(cat_ids=cat_ids,
@@ -500,8 +540,12 @@ def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
                              iou_type=iou_type,
                              use_cats=1)
     for a in range(A):
+        # entries of categories with GT that count at some threshold
+        used = (num_gt[a] > 0)[cat_of_acc] & (tp[a] | fp[a]).any(0)[acc]
+        sel = acc[used]
         precision[..., a], recall[..., a] = _accumulate(
-            tp[a][:, acc], fp[a][:, acc], d_cat[acc], num_gt[a], params)
+            tp[a][:, sel], fp[a][:, sel], cat_of_acc[used], num_gt[a],
+            params)
 
     freq_groups = [[] for _ in FREQ_GROUPS]
     for k, c in enumerate(cat_ids):
@@ -512,33 +556,28 @@ def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
 
 def _match(_C, lp, lvis_gt, anns, pos, pair_gts, pair_rng, iou_type,
            box_branch, unmatched_ign, tp, fp):
-    """Greedy matching of the pairs with GT and detections (faster-coco-eval
-    C++, one call), written into ``tp``/``fp`` ``[A, T, N]``.
+    """Greedy matching of the pairs with GT and detections, written into
+    ``tp``/``fp`` ``[A, T, N]``.
 
-    The library only needs ids, areas and ignore flags of the GT (positive
-    surrogate ids: it reads ids as unsigned, so a negative id would become
-    0) and, of the detections, a positive id each: they arrive sorted by
-    score, so its stable sort keeps them as they are, and the ignore rule
-    of unmatched detections is applied here.
+    A detection whose IoU with every GT of its pair is below the lowest
+    threshold never matches and never takes a GT from another detection,
+    so only the others go to faster-coco-eval's C++ matcher (one call per
+    area range, on the pairs whose result can differ from the first
+    range's).  The library gets GT areas and ignore flags, positive
+    surrogate GT ids (it reads ids as unsigned: a negative id would become
+    0) and one shared positive id for the detections, which arrive sorted
+    by score (its stable sort keeps them); the ignore rule of unmatched
+    detections and lvis-api's GT-id-0 rule are applied here.
     """
     T = len(lp.iou_thrs)
     imgs = lvis_gt.imgs
     P = len(pair_rng)
-    det_rec = dict(id=1)
-    gt_items, dt_items, payloads, zero_id = [], [], [], []
-    max_nd = 1
     segm = iou_type == 'segm'
-    for p, (g_list, (s, e)) in enumerate(zip(pair_gts, pair_rng)):
-        max_nd = max(max_nd, e - s)
+    payloads = []
+    for g_list, (s, e) in zip(pair_gts, pair_rng):
         img = imgs[g_list[0]['image_id']]
-        gt_items.append((float(p), 0.0, [
-            dict(id=j, area=float(g['area']), ignore=bool(g.get('ignore', 0)))
-            for j, g in enumerate(g_list, 1)
-        ]))
-        dt_items.append((float(p), 0.0, [det_rec] * (e - s)))
-        zero_id.extend(g['id'] == 0 for g in g_list)
         if segm:
-            g_pay = [_rle_of(g, img) for g in g_list]
+            g_pay = _gt_rles(g_list, img)
             d_pay = []
             for i in pos[s:e].tolist():
                 ann = anns[i]
@@ -550,89 +589,112 @@ def _match(_C, lp, lvis_gt, anns, pos, pair_gts, pair_rng, iou_type,
                     d_pay.append(_det_payload(ann, img, iou_type))
         else:
             g_pay = [g['bbox'] for g in g_list]
-            d_pay = [_det_payload(anns[i], img, iou_type)
-                     for i in pos[s:e].tolist()]
+            d_pay = [
+                _det_payload(anns[i], img, iou_type)
+                for i in pos[s:e].tolist()
+            ]
         payloads.append((d_pay, g_pay))
-    gt_ds, dt_ds = _C.Dataset(), _C.Dataset()
-    gt_ds.load_tuple((P, gt_items))
-    dt_ds.load_tuple((P, dt_items))
-    del gt_items, dt_items
-    ious = [[x.tolist() if isinstance(x, np.ndarray) else x]
-            for x in _ious(payloads)]
+    ious = _ious(payloads)
     del payloads
 
     # GT ignore flags per area range (lvis-api: 'ignore' or out of range)
+    g_count = np.array([len(g) for g in pair_gts], np.int64)
     g_all = [g for g_list in pair_gts for g in g_list]
     g_area = np.array([float(g['area']) for g in g_all])
     g_ign = np.array([bool(g.get('ignore', 0)) for g in g_all])
     g_flags = [
         g_ign | (g_area < lo) | (g_area > hi) for lo, hi in lp.area_rng
     ]
-    g_pair = np.repeat(np.arange(P), [len(g) for g in pair_gts])
-    gt_start = np.r_[0, np.cumsum([len(g) for g in pair_gts])[:-1]]
+    zero_id = np.array([g['id'] == 0 for g in g_all], bool)
+    g_pair = np.repeat(np.arange(P), g_count)
+    gt_start = np.r_[0, np.cumsum(g_count)[:-1]]
 
-    def uniform(flags):
-        # per pair: all its GT ignored, or none
-        n_ign = np.bincount(g_pair, flags, minlength=P)
-        return (n_ign == 0) | (n_ign == np.bincount(g_pair, minlength=P))
+    # detections that can match (IoU >= lowest threshold with some GT)
+    thr0 = min(float(lp.iou_thrs[0]), 1 - 1e-10)
+    c_pairs, c_rows, c_ious = [], [], []
+    for p, x in enumerate(ious):
+        x = np.asarray(x, np.float64).reshape(pair_rng[p][1] -
+                                              pair_rng[p][0], g_count[p])
+        can = np.flatnonzero((x >= thr0).any(1))
+        if can.size:
+            c_pairs.append(p)
+            c_rows.append(pair_rng[p][0] + can)
+            c_ious.append([x[can].tolist()])
+    del ious
+    # Detections that cannot match are FPs unless ignored, as set by the
+    # caller; the candidates are matched here.
+    if not c_pairs:
+        return
+    c_nd = np.array([len(r) for r in c_rows], np.int64)
+    cand = np.concatenate(c_rows)  # global positions, by C++ pair
+    c_pair = np.asarray(c_pairs, np.int64)
+    cand_pair = np.repeat(c_pair, c_nd)
+    gt_ds, dt_ds = _C.Dataset(), _C.Dataset()
+    det_rec = dict(id=1)
+    gt_ds.load_tuple((len(c_pairs), [(float(q), 0.0, [
+        dict(id=j, area=float(g['area']), ignore=bool(g.get('ignore', 0)))
+        for j, g in enumerate(pair_gts[p], 1)
+    ]) for q, p in enumerate(c_pairs)]))
+    dt_ds.load_tuple((len(c_pairs), [(float(q), 0.0, [det_rec] * len(r))
+                                     for q, r in enumerate(c_rows)]))
+    max_nd = int(c_nd.max())
+    c_start = np.r_[0, np.cumsum(c_nd)[:-1]]
 
-    # the library stores [t, d] per pair, t-major: gather into [T, n]
-    rng = np.asarray(pair_rng, np.int64)
-    nd = rng[:, 1] - rng[:, 0]
-    idx = np.concatenate([np.arange(s, e) for s, e in pair_rng])
-    pair_of = np.repeat(np.arange(P), nd)
-
-    def match(area_rng, pairs):
-        """``[T, n]`` matched GT surrogate ids (0: none) of the detections
-        of ``pairs`` (sorted)."""
+    def match(area_rng, qs):
+        """``[T, n]`` matched GT surrogate ids (0: none) of the candidates
+        of C++ pairs ``qs`` (ascending), and their candidate columns."""
         evals = _C.COCOevalEvaluateImages([list(area_rng)], max_nd,
                                           list(lp.iou_thrs),
-                                          [ious[p] for p in pairs], gt_ds,
-                                          dt_ds, [float(p) for p in pairs],
+                                          [c_ious[q] for q in qs], gt_ds,
+                                          dt_ds, [float(q) for q in qs],
                                           [0.0], True)
         dm = []
         for ev in evals:
             dm.extend(ev.__getstate__()[0])
-        sub_nd = nd[pairs]
-        flat_start = np.r_[0, np.cumsum(sub_nd * T)[:-1]]
-        which = np.repeat(np.arange(len(pairs)), sub_nd)
-        local = np.concatenate([np.arange(n) for n in sub_nd.tolist()])
-        gather = (flat_start[which][None, :] +
+        sub_nd = c_nd[qs]
+        start = np.r_[0, np.cumsum(sub_nd * T)[:-1]]
+        which = np.repeat(np.arange(len(qs)), sub_nd)
+        local = np.arange(which.size) - np.repeat(
+            np.r_[0, np.cumsum(sub_nd)[:-1]], sub_nd)
+        gather = (start[which][None, :] +
                   np.arange(T)[:, None] * sub_nd[which][None, :] +
                   local[None, :])
-        return np.asarray(dm, np.int64)[gather]
+        cols = np.repeat(c_start[qs], sub_nd) + local
+        return np.asarray(dm, np.int64)[gather], cols
+
+    dm_first, _ = match(lp.area_rng[0], np.arange(len(c_pairs)))
+
+    def uniform(flags):
+        # per pair: all its GT ignored, or none
+        n_ign = np.bincount(g_pair, flags, minlength=P)
+        return (n_ign == 0) | (n_ign == g_count)
 
     # The matching of a pair depends on the area range only through its GT
     # ignore flags, and only when they are mixed (ignored GT are tried
-    # last): pairs whose flags are uniform in both ranges, or equal, are
-    # matched once, with the first range.
-    all_pairs = np.arange(P)
-    dm_first = match(lp.area_rng[0], all_pairs)
+    # last): pairs whose flags are equal, or uniform in both ranges, keep
+    # the first range's matching.
     uni_first = uniform(g_flags[0])
-    det_start = np.r_[0, np.cumsum(nd)[:-1]]
-    zero_id = np.asarray(zero_id, bool)
+    gt_base = gt_start[cand_pair] - 1
     for a in range(len(lp.area_rng)):
         dm = dm_first
         if a > 0:
             same = np.bincount(g_pair, g_flags[a] != g_flags[0],
                                minlength=P) == 0
             same |= uni_first & uniform(g_flags[a])
-            redo = np.flatnonzero(~same)
+            redo = np.flatnonzero(~same[c_pair])
             if redo.size:
                 dm = dm_first.copy()
-                cols = np.concatenate(
-                    [np.arange(det_start[p], det_start[p] + nd[p])
-                     for p in redo.tolist()])
-                dm[:, cols] = match(lp.area_rng[a], redo)
+                sub, cols = match(lp.area_rng[a], redo)
+                dm[:, cols] = sub
         matched = dm > 0
-        gt_index = np.where(matched, gt_start[pair_of] + dm - 1, 0)
+        gt_index = np.where(matched, gt_base + dm, 0)
         real = matched & ~zero_id[gt_index]  # lvis-api: id 0 never a TP
         # lvis-api: ignored if matched to an ignored GT, or unmatched (or
         # matched to id 0) and out of range / not exhaustive
         ign = (matched & g_flags[a][gt_index]) | (~real &
-                                                  unmatched_ign[a][idx])
-        tp[a][:, idx] = real & ~ign
-        fp[a][:, idx] = ~real & ~ign
+                                                  unmatched_ign[a][cand])
+        tp[a][:, cand] = real & ~ign
+        fp[a][:, cand] = ~real & ~ign
 
 
 def _det_payload(ann, img, iou_type):
