@@ -21,16 +21,25 @@ accumulates in numpy:
   categories of the GT, ``0 < area < inf`` (a zero-width box clamped at the
   image border takes no part), verified categories only (in the image's GT
   or ``neg_category_ids``).  Masks and IoUs (pycocotools, as lvis-api).
-* Matching: pairs with GT and detections go to faster-coco-eval's
-  ``COCOevalEvaluateImages`` (greedy matching, same rules as lvis-api's
-  ``evaluate_img``) in one call; ids are replaced by positive surrogates
-  (the library reads ids as unsigned: negative or float GT ids would become
-  0), a GT id 0 stays 0 (lvis-api never counts a match to it as a TP).
-  Detections of pairs without GT are false positives unless ignored (area
-  out of range, not-exhaustive category): no matching needed.
-* Accumulation: lvis-api's (per category and area range, all detections
-  sorted by score with ties in image then result order; precision
-  envelope; 101 recall thresholds), vectorised in numpy.
+* Matching: a detection whose IoU with every GT of its (image, category)
+  is below the lowest threshold never matches (nor takes a GT from
+  another), so only the others go to faster-coco-eval's C++ greedy matcher
+  (``COCOevalEvaluateImages``, lvis-api's ``evaluate_img`` rules), once
+  per area range where a pair's GT ignore flags make the result differ.
+  GT get positive surrogate ids (the library reads ids as unsigned: a
+  negative or float id would become 0); lvis-api's rule that a match to GT
+  id 0 is no TP is applied here.  The rest are false positives unless
+  ignored (area out of range, not-exhaustive category).
+* Accumulation: lvis-api's (per category and area range, detections
+  sorted by score, ties in image then result order; precision envelope;
+  101 recall thresholds), vectorised: only TPs are visited, as recall and
+  the envelope change only there (:func:`_accumulate`).
+
+Where the time goes at LVIS scale (segm): mostly pycocotools' mask IoU
+(the RLE decoding lvis-api does too) and mmlt's invalid-detection check,
+then detection selection, GT polygons to RLE and the C++ matching; the
+accumulation is small.  Garbage collection is paused during the run
+(:class:`_GCPaused`).
 
 Class-agnostic evaluation (``use_cats=False``, proposal recall) and GT
 without categories are delegated to the lvis-api backend.  Equality with
@@ -41,7 +50,6 @@ mixing degenerate boxes, border areas, ties and limits,
 """
 import gc
 import json
-import math
 from collections import defaultdict
 from operator import itemgetter
 from types import SimpleNamespace
@@ -52,8 +60,8 @@ import pycocotools.mask as mask_utils
 from lvis import LVIS
 from lvis.eval import Params as LVISParams
 
-from .lvis_eval import (AP_KEYS, FREQ_GROUPS, _limit_dets_per_image,
-                        check_lvis_gt, check_lvis_results, run_lvis_eval)
+from .lvis_eval import (AP_KEYS, FREQ_GROUPS, check_lvis_gt,
+                        check_lvis_results, run_lvis_eval)
 from .validate import CheckedResults
 
 __all__ = [
@@ -64,6 +72,7 @@ __all__ = [
 AREA_LBL = ('all', 'small', 'medium', 'large')
 INSTALL_HINT = ('faster-coco-eval is not installed: `pip install '
                 'faster-coco-eval` (>= 1.8), or use backend=\'lvis\'.')
+
 
 class FastLVISUnsupported(ValueError):
     """The input is one on which the fast backend would differ from

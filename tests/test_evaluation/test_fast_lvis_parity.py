@@ -16,7 +16,6 @@ result list), else mmlt's lvis-api wrapper.  Every summary value and every
 per-class AP must agree to 1e-9.
 """
 import copy
-import importlib.util
 import json
 import math
 import os.path as osp
