@@ -15,8 +15,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlt  # noqa: F401
-from mmlt.utils.launch import (IOU_TYPES, add_common_args, load_config,
-                               shutdown_dist)
+from mmlt.utils.launch import (IOU_TYPES, add_common_args,  # noqa: F401
+                               check_iou_types, load_config, shutdown_dist)
 
 
 def parse_args():
@@ -42,32 +42,6 @@ def parse_args():
             parser.error(f'--out {args.out}: cannot write a file there '
                          f'({parent} is not a writable folder)')
     return args
-
-
-def check_iou_types(cfg, model, config: str) -> None:
-    """Fail before inference when the test metric asks for masks (segm)
-    and the model has no mask head, instead of a KeyError after it."""
-    from mmengine.model import is_model_wrapper
-    if is_model_wrapper(model):
-        model = model.module
-    with_mask = getattr(model, 'with_mask', None)
-    if with_mask is None or with_mask:
-        return  # not a detector (classifier metrics) or has masks
-    evaluators = cfg.get('test_evaluator') or []
-    if not isinstance(evaluators, (list, tuple)):
-        evaluators = [evaluators]
-    for ev in evaluators:
-        metric = ev.get('metric', ())
-        metric = [metric] if isinstance(metric, str) else list(metric)
-        if 'segm' in metric:
-            rest = [m for m in metric if m != 'segm'] or ['bbox']
-            raise ValueError(
-                f'{config}: the test metric ({ev.get("type")}) evaluates '
-                f'{metric}, but the model ({type(model).__name__}) has no '
-                'mask head and predicts boxes only; use --eval '
-                + ' '.join(rest) +
-                ' (iou types a box model supports: bbox, proposal, '
-                'proposal_fast)')
 
 
 def main():

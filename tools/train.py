@@ -1,12 +1,14 @@
 #!/usr/bin/env python
 """Train a detector with mmlt (mmdet 3.x semantics, CPU/gloo aware)."""
 import argparse
+import sys
 
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlt  # noqa: F401  (registers modules, installs the checkpoint fix)
-from mmlt.utils.launch import add_common_args, load_config, shutdown_dist
+from mmlt.utils.launch import (add_common_args, check_iou_types, load_config,
+                               shutdown_dist)
 
 
 def parse_args():
@@ -51,6 +53,11 @@ def main():
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)
+    if cfg.get('val_evaluator') is not None:
+        try:  # before training, not at the first validation
+            check_iou_types(cfg, runner.model, args.config, 'val_evaluator')
+        except ValueError as e:
+            sys.exit(f'error: {e}')
     runner.train()
     shutdown_dist()
 

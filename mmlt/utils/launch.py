@@ -100,6 +100,31 @@ def apply_eval_types(cfg: Config, eval_types: Optional[Sequence[str]]) -> None:
                          'config has a `metric` option to set.')
 
 
+def check_iou_types(cfg: Config, model, config: str,
+                    key: str = 'test_evaluator') -> None:
+    """Fail before inference (or training) when the ``key`` evaluators ask
+    for masks (segm) and the model has no mask head, instead of a KeyError
+    after the whole inference pass."""
+    from mmengine.model import is_model_wrapper
+    if is_model_wrapper(model):
+        model = model.module
+    with_mask = getattr(model, 'with_mask', None)
+    if with_mask is None or with_mask:
+        return  # not a detector (classifier metrics) or has masks
+    for ev in _evaluators(cfg, key):
+        metric = ev.get('metric', ())
+        metric = [metric] if isinstance(metric, str) else list(metric)
+        if 'segm' in metric:
+            rest = [m for m in metric if m != 'segm'] or ['bbox']
+            raise ValueError(
+                f'{config}: the {key.split("_")[0]} metric '
+                f'({ev.get("type")}) evaluates {metric}, but the model '
+                f'({type(model).__name__}) has no mask head and predicts '
+                'boxes only; use --eval ' + ' '.join(rest) +
+                ' (iou types a box model supports: bbox, proposal, '
+                'proposal_fast)')
+
+
 def set_metric_output_dir(cfg: Config, work_dir: str) -> None:
     """Let mmlt metrics write per-class AP json and plots into the work dir."""
     for key in ('val_evaluator', 'test_evaluator'):

@@ -118,3 +118,25 @@ def test_dist_train_and_test_gloo(toy_lvis_root, tmp_path):
                      osp.join(work, 'epoch_1.pth'), '2', '--work-dir', work,
                      '--eval', 'bbox'] + opts, env=env)
     assert 'lvis/bbox_AP' in test.stdout + test.stderr
+
+
+def test_train_segm_on_box_model_fails_before_training(toy_lvis_root,
+                                                       tmp_path):
+    """A box-only model asked to validate masks stops before the first
+    iteration (it used to fail with a KeyError at the first validation,
+    after a whole epoch)."""
+    import subprocess
+    config = osp.join(ROOT, 'configs/toy/retinanet_r18_fpn_toy_efl.py')
+    work = tmp_path / 'work'
+    opts = toy_cfg_options(toy_lvis_root, n_train=4, n_val=4)
+    proc = subprocess.run(
+        [PY, 'tools/train.py', config, '--work-dir', str(work), '--eval',
+         'bbox', 'segm'] + opts, cwd=ROOT, capture_output=True, text=True,
+        timeout=600)
+    assert proc.returncode == 1
+    assert ('the val metric (LongTailLVISMetric) evaluates '
+            "['bbox', 'segm'], but the model (RetinaNet) has no mask head"
+            in proc.stderr), proc.stderr[-3000:]
+    assert 'use --eval bbox' in proc.stderr
+    assert 'Epoch(train)' not in proc.stdout + proc.stderr
+    assert not glob.glob(str(work / '*.pth'))
