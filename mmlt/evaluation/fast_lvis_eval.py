@@ -350,10 +350,14 @@ def _load_results(lvis_gt, results, invalid_detections):
     return anns
 
 
-def _lookup(values: list, keys: Sequence) -> np.ndarray:
+def _array(values: list) -> np.ndarray:
+    return np.asarray(values) if values else np.zeros(0, np.int64)
+
+
+def _lookup(values: list, keys: Sequence, arr=None) -> np.ndarray:
     """Position of each value in ``keys`` (sorted, unique), -1 if absent;
-    vectorised for integer ids."""
-    arr = np.asarray(values) if values else np.zeros(0, np.int64)
+    vectorised for integer ids (``arr``: ``values`` as an array)."""
+    arr = _array(values) if arr is None else arr
     keys_arr = np.asarray(keys)
     if arr.ndim == 1 and arr.dtype.kind in 'iu' and \
             keys_arr.dtype.kind in 'iu':
@@ -367,9 +371,9 @@ def _lookup(values: list, keys: Sequence) -> np.ndarray:
                        len(values))
 
 
-def _codes(values: list) -> np.ndarray:
+def _codes(values: list, arr=None) -> np.ndarray:
     """Integer codes of hashable ``values``, equal codes for equal values."""
-    arr = np.asarray(values) if values else np.zeros(0, np.int64)
+    arr = _array(values) if arr is None else arr
     if arr.ndim == 1 and arr.dtype.kind in 'iu':
         return np.unique(arr, return_inverse=True)[1].reshape(-1)
     index = {}
@@ -391,9 +395,9 @@ def _select_dets(anns, max_dets, eval_imgs, cat_pos, verified, nel):
     n = len(anns)
     K = len(cat_pos)
     img_col = list(map(itemgetter('image_id'), anns))
-    img_code = _codes(img_col)
-    score = np.array(list(map(itemgetter('score'), anns)),
-                     np.float64).reshape(n)
+    img_arr = _array(img_col)
+    img_code = _codes(img_col, img_arr)
+    score = np.fromiter(map(itemgetter('score'), anns), np.float64, n)
     keep = np.ones(n, bool)
     if max_dets >= 0 and n:
         if max_dets == 0:
@@ -414,7 +418,7 @@ def _select_dets(anns, max_dets, eval_imgs, cat_pos, verified, nel):
             keep[first_img].sum() < first_img.sum()) else cand[0]
         box_branch = 'bbox' in anns[int(lead)]
     # evaluated image and category of each detection (-1: not evaluated)
-    d_img = _lookup(img_col, eval_imgs)
+    d_img = _lookup(img_col, eval_imgs, img_arr)
     d_cat = _lookup(list(map(itemgetter('category_id'), anns)),
                     list(cat_pos))
     keep &= (d_img >= 0) & (d_cat >= 0)
