@@ -7,6 +7,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlt  # noqa: F401  (registers modules, installs the checkpoint fix)
+from mmlt.engine.runner.decoupled_runner import MissingStage1Error
+from mmlt.engine.runner.freeze import FreezeError
 from mmlt.utils.launch import (add_common_args, check_iou_types, load_config,
                                shutdown_dist)
 
@@ -58,7 +60,12 @@ def main():
             check_iou_types(cfg, runner.model, args.config, 'val_evaluator')
         except ValueError as e:
             sys.exit(f'error: {e}')
-    runner.train()
+    try:
+        runner.train()
+    except (FreezeError, MissingStage1Error) as e:
+        # a stage 2 without / with the wrong stage-1 checkpoint: the message
+        # says what to train or load; a traceback would bury it
+        sys.exit(f'error: {e}')
     shutdown_dist()
 
 

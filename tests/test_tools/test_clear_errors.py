@@ -488,3 +488,22 @@ def test_analysis_tools_exit_2(tmp_path, tool, args):
     assert proc.returncode == 2
     assert proc.stderr.startswith(f'{tool}: error: ') and str(
         tmp_path / 'no_such') in proc.stderr
+
+
+def test_train_py_missing_stage1_is_one_message(tmp_path):
+    """tools/train.py on a stage 2 without its stage-1 checkpoint: the
+    advice as one error line, no traceback."""
+    import subprocess
+    import sys
+    ckpt = tmp_path / 'nope' / 'stage1.pth'
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', 'configs/toy/decoupled/crt.py',
+         '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+         f'load_from={ckpt}'], cwd=ROOT, capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 1
+    assert 'Traceback' not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: configs/toy/decoupled/crt.py is a '
+                           'decoupled stage 2'), last
+    assert 'configs/toy/mask-rcnn_r18_fpn_toy_ce.py' in last
