@@ -586,27 +586,32 @@ def _match(_C, lp, lvis_gt, anns, pos, pair_gts, pair_rng, iou_type,
     imgs = lvis_gt.imgs
     P = len(pair_rng)
     segm = iou_type == 'segm'
-    payloads = []
+    # detection payloads of the pairs, in pair order
+    d_pos = np.concatenate([pos[s:e] for s, e in pair_rng]).tolist()
+    d_anns = list(map(anns.__getitem__, d_pos))
+    if segm:
+        segs = [a.get('segmentation') for a in d_anns]
+        # compressed RLEs (mmdet's) are used as they are; anything else
+        # (polygons, uncompressed RLE, box-only) as lvis-api converts it
+        plain = set(map(type, segs)) == {dict} and list not in set(
+            type(x['counts']) for x in segs)
+    else:
+        plain = all('bbox' in a for a in d_anns)
+        segs = [a['bbox'] for a in d_anns] if plain else None
+    payloads, k = [], 0
     for g_list, (s, e) in zip(pair_gts, pair_rng):
         img = imgs[g_list[0]['image_id']]
-        if segm:
-            g_pay = _gt_rles(g_list, img)
-            d_pay = []
-            for i in pos[s:e].tolist():
-                ann = anns[i]
-                seg = ann.get('segmentation')
-                if isinstance(seg, dict) and not isinstance(
-                        seg['counts'], list):
-                    d_pay.append(seg)  # compressed RLE: used as it is
-                else:
-                    d_pay.append(_det_payload(ann, img, iou_type))
+        g_pay = (_gt_rles(g_list, img) if segm else
+                 [g['bbox'] for g in g_list])
+        if plain:
+            d_pay = segs[k:k + e - s]
         else:
-            g_pay = [g['bbox'] for g in g_list]
             d_pay = [
-                _det_payload(anns[i], img, iou_type)
-                for i in pos[s:e].tolist()
+                _det_payload(a, img, iou_type) for a in d_anns[k:k + e - s]
             ]
+        k += e - s
         payloads.append((d_pay, g_pay))
+    del d_anns, segs
     ious = _ious(payloads)
     del payloads
 
@@ -619,20 +624,26 @@ def _match(_C, lp, lvis_gt, anns, pos, pair_gts, pair_rng, iou_type,
         g_ign | (g_area < lo) | (g_area > hi) for lo, hi in lp.area_rng
     ]
     zero_id = np.array([g['id'] == 0 for g in g_all], bool)
-    g_pair = np.repeat(np.arange(P), g_count)
     gt_start = np.r_[0, np.cumsum(g_count)[:-1]]
 
     # detections that can match (IoU >= lowest threshold with some GT)
     thr0 = min(float(lp.iou_thrs[0]), 1 - 1e-10)
-    c_pairs, c_rows, c_ious = [], [], []
+    c_pairs, c_rows, c_ious, e_det, e_gt = [], [], [], [], []
+    n_c = 0
     for p, x in enumerate(ious):
         x = np.asarray(x, np.float64).reshape(pair_rng[p][1] -
                                               pair_rng[p][0], g_count[p])
-        can = np.flatnonzero((x >= thr0).any(1))
+        elig = x >= thr0
+        can = np.flatnonzero(elig.any(1))
         if can.size:
             c_pairs.append(p)
             c_rows.append(pair_rng[p][0] + can)
             c_ious.append([x[can].tolist()])
+            # (candidate, GT) pairs with IoU >= the lowest threshold
+            dd, gg = np.nonzero(elig[can])
+            e_det.append(dd + n_c)
+            e_gt.append(gg + gt_start[p])
+            n_c += can.size
     del ious
     # Detections that cannot match are FPs unless ignored, as set by the
     # caller; the candidates are matched here.
@@ -677,24 +688,28 @@ def _match(_C, lp, lvis_gt, anns, pos, pair_gts, pair_rng, iou_type,
 
     dm_first, _ = match(lp.area_rng[0], np.arange(len(c_pairs)))
 
-    def uniform(flags):
-        # per pair: all its GT ignored, or none
-        n_ign = np.bincount(g_pair, flags, minlength=P)
-        return (n_ign == 0) | (n_ign == g_count)
+    # A detection's choice depends only on the GT it reaches (IoU >= the
+    # lowest threshold): the best unmatched one, non-ignored before ignored,
+    # ties to the later one.  Where every detection of a pair reaches only
+    # GT of one ignore flag (in the first range and in range a), the
+    # greedy choices are the same in both ranges, by induction over the
+    # detections: only the other pairs are matched again.
+    e_det = np.concatenate(e_det)
+    e_gt = np.concatenate(e_gt)
+    n_elig = np.bincount(e_det, minlength=n_c)
+    q_of = np.repeat(np.arange(len(c_pairs)), c_nd)
 
-    # The matching of a pair depends on the area range only through its GT
-    # ignore flags, and only when they are mixed (ignored GT are tried
-    # last): pairs whose flags are equal, or uniform in both ranges, keep
-    # the first range's matching.
-    uni_first = uniform(g_flags[0])
+    def mixed(flags):
+        n_ign = np.bincount(e_det, flags[e_gt], minlength=n_c)
+        return (n_ign > 0) & (n_ign < n_elig)
+
+    mixed_first = mixed(g_flags[0])
     gt_base = gt_start[cand_pair] - 1
     for a in range(len(lp.area_rng)):
         dm = dm_first
         if a > 0:
-            same = np.bincount(g_pair, g_flags[a] != g_flags[0],
-                               minlength=P) == 0
-            same |= uni_first & uniform(g_flags[a])
-            redo = np.flatnonzero(~same[c_pair])
+            bad = mixed_first | mixed(g_flags[a])
+            redo = np.unique(q_of[bad])
             if redo.size:
                 dm = dm_first.copy()
                 sub, cols = match(lp.area_rng[a], redo)

@@ -349,3 +349,45 @@ def test_numpy_scalars(tmp_path, monkeypatch):
     ]
     assert_equal(fast(gt_file, np_dets, 'bbox'),
                  reference(gt_file, dets, 'bbox', 300, None, monkeypatch))
+
+
+def test_area_range_changes_the_greedy_choice(tmp_path, monkeypatch):
+    """A detection reaching a small GT A (IoU 0.62) and a medium GT B (IoU
+    0.73): over all areas it takes B, but in the small range B is ignored
+    and it takes A, so the next detection (A's exact box) finds A taken
+    and is a FP there.  With a third TP (image 2) after it, small AP is
+    (51 + 50 * 2/3) / 101 at IoU 0.5-0.6 and 1 above; the matching of the
+    'all' range reused for 'small' would give 1 everywhere."""
+    cat = dict(id=1, name='c', frequency='f')
+    box = dict(A=[10., 10., 30., 30.], B=[12., 12., 40., 40.],
+               C=[50., 50., 30., 30.])
+
+    def ann(i, img, b):
+        x, y, w, h = b
+        return dict(id=i, image_id=img, category_id=1, bbox=b, area=w * h,
+                    segmentation=[[x, y, x, y + h, x + w, y + h, x + w, y]])
+
+    gt = dict(images=[
+        dict(id=i, height=H, width=W, neg_category_ids=[],
+             not_exhaustive_category_ids=[]) for i in (1, 2)
+    ],
+              annotations=[
+                  ann(1, 1, box['A']),
+                  ann(2, 1, box['B']),
+                  ann(3, 2, box['C'])
+              ],
+              categories=[cat])
+    dets = [
+        dict(image_id=1, category_id=1, bbox=[11., 11., 36., 36.],
+             score=0.9),
+        dict(image_id=1, category_id=1, bbox=box['A'], score=0.8),
+        dict(image_id=2, category_id=1, bbox=box['C'], score=0.7),
+    ]
+    gt_file = write(tmp_path, gt)
+    got = fast(gt_file, dets, 'bbox')
+    assert_equal(got, reference(gt_file, dets, 'bbox', 300, None,
+                                monkeypatch))
+    expected = (3 * (51 + 50 * 2 / 3) + 7 * 101) / 1010
+    assert abs(got[0]['APs'] - expected) < 1e-12
+    # medium: B alone, reached by the first detection up to IoU 0.7
+    assert abs(got[0]['APm'] - 0.5) < 1e-12
