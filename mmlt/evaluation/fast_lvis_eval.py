@@ -361,6 +361,12 @@ def _lookup(values: list, keys: Sequence, arr=None) -> np.ndarray:
     keys_arr = np.asarray(keys)
     if arr.ndim == 1 and arr.dtype.kind in 'iu' and \
             keys_arr.dtype.kind in 'iu':
+        if len(keys) and 0 <= keys_arr.min() and keys_arr.max() < 2**24:
+            # small non-negative ids (LVIS): a direct table
+            table = np.full(int(keys_arr.max()) + 1, -1, np.int64)
+            table[keys_arr] = np.arange(len(keys))
+            inside = (arr >= 0) & (arr < table.size)
+            return np.where(inside, table[np.where(inside, arr, 0)], -1)
         at = np.searchsorted(keys_arr, arr)
         at_c = np.minimum(at, max(len(keys) - 1, 0))
         hit = (at < len(keys)) & (keys_arr[at_c] == arr) if len(keys) else \
@@ -369,16 +375,6 @@ def _lookup(values: list, keys: Sequence, arr=None) -> np.ndarray:
     pos = {k: i for i, k in enumerate(keys)}
     return np.fromiter((pos.get(v, -1) for v in values), np.int64,
                        len(values))
-
-
-def _codes(values: list, arr=None) -> np.ndarray:
-    """Integer codes of hashable ``values``, equal codes for equal values."""
-    arr = _array(values) if arr is None else arr
-    if arr.ndim == 1 and arr.dtype.kind in 'iu':
-        return np.unique(arr, return_inverse=True)[1].reshape(-1)
-    index = {}
-    return np.fromiter((index.setdefault(v, len(index)) for v in values),
-                       np.int64, len(values))
 
 
 def _select_dets(anns, max_dets, eval_imgs, cat_pos, verified, nel):
@@ -396,29 +392,40 @@ def _select_dets(anns, max_dets, eval_imgs, cat_pos, verified, nel):
     K = len(cat_pos)
     img_col = list(map(itemgetter('image_id'), anns))
     img_arr = _array(img_col)
-    img_code = _codes(img_col, img_arr)
+    # evaluated image of each detection (-1: not evaluated)
+    d_img = _lookup(img_col, eval_imgs, img_arr)
     score = np.fromiter(map(itemgetter('score'), anns), np.float64, n)
+    if img_arr.ndim == 1 and img_arr.dtype.kind in 'iu':
+        first_img = img_arr == img_arr[0] if n else np.zeros(0, bool)
+    else:
+        first_img = np.fromiter((v == img_col[0] for v in img_col), bool, n)
     keep = np.ones(n, bool)
     if max_dets >= 0 and n:
         if max_dets == 0:
             keep[:] = False
-        elif np.bincount(img_code).max() > max_dets:
-            order = np.lexsort((np.arange(n), -score, img_code))
-            first = np.r_[True, img_code[order][1:] != img_code[order][:-1]]
-            start = np.maximum.accumulate(
-                np.where(first, np.arange(n), 0))
-            keep[order[np.arange(n) - start >= max_dets]] = False
+        else:
+            # the limit matters for the evaluated images and the first
+            # one (its first prepared detection picks the area rule)
+            code = d_img.copy()
+            code[first_img] = len(eval_imgs)
+            counted = np.flatnonzero(code >= 0)
+            if np.bincount(code[counted]).max() > max_dets:
+                order = counted[np.lexsort(
+                    (counted, -score[counted], code[counted]))]
+                c = code[order]
+                first = np.r_[True, c[1:] != c[:-1]]
+                start = np.maximum.accumulate(
+                    np.where(first, np.arange(order.size), 0))
+                keep[order[np.arange(order.size) - start >= max_dets]] = \
+                    False
     box_branch = False
     if keep.any():
         # lvis-api picks the area rule from the first prepared detection:
         # the first image's first detection, or its top one if it was cut
-        first_img = img_code == img_code[0]
         cand = np.flatnonzero(first_img & keep)
         lead = cand[np.lexsort((cand, -score[cand]))[0]] if (
             keep[first_img].sum() < first_img.sum()) else cand[0]
         box_branch = 'bbox' in anns[int(lead)]
-    # evaluated image and category of each detection (-1: not evaluated)
-    d_img = _lookup(img_col, eval_imgs, img_arr)
     d_cat = _lookup(list(map(itemgetter('category_id'), anns)),
                     list(cat_pos))
     keep &= (d_img >= 0) & (d_cat >= 0)
@@ -427,8 +434,10 @@ def _select_dets(anns, max_dets, eval_imgs, cat_pos, verified, nel):
     cand = np.flatnonzero(keep)
     try:
         if box_branch:
-            area = [anns[i]['bbox'] for i in cand.tolist()]
-            area = [b[2] * b[3] for b in area]
+            area = [
+                b[2] * b[3] for b in map(itemgetter('bbox'),
+                                         map(anns.__getitem__, cand.tolist()))
+            ]
         else:
             area = [
                 mask_utils.area(anns[i]['segmentation'])
@@ -590,28 +599,50 @@ def _match(_C, lp, lvis_gt, anns, pos, pair_gts, pair_rng, iou_type,
     d_pos = np.concatenate([pos[s:e] for s, e in pair_rng]).tolist()
     d_anns = list(map(anns.__getitem__, d_pos))
     if segm:
-        segs = [a.get('segmentation') for a in d_anns]
-        # compressed RLEs (mmdet's) are used as they are; anything else
-        # (polygons, uncompressed RLE, box-only) as lvis-api converts it
-        plain = set(map(type, segs)) == {dict} and list not in set(
-            type(x['counts']) for x in segs)
+        try:
+            segs = list(map(itemgetter('segmentation'), d_anns))
+            counts = list(map(itemgetter('counts'), segs))
+            # compressed RLEs (mmdet's) are used as they are; anything
+            # else (polygons, uncompressed RLE, box-only) as lvis-api
+            # converts it
+            plain = set(map(type, segs)) == {dict} and list not in set(
+                map(type, counts))
+        except (KeyError, TypeError):
+            segs, plain = None, False
     else:
-        plain = all('bbox' in a for a in d_anns)
-        segs = [a['bbox'] for a in d_anns] if plain else None
+        try:
+            segs, plain = list(map(itemgetter('bbox'), d_anns)), True
+        except KeyError:
+            segs, plain = None, False
+    # GT masks: one polygon conversion per image
+    g_pays = []
+    if segm:
+        run = []
+        for p, g_list in enumerate(pair_gts):
+            run.append(g_list)
+            if p + 1 == P or pair_gts[p + 1][0]['image_id'] != \
+                    g_list[0]['image_id']:
+                rles = _gt_rles([g for gl in run for g in gl],
+                                imgs[g_list[0]['image_id']])
+                j = 0
+                for gl in run:
+                    g_pays.append(rles[j:j + len(gl)])
+                    j += len(gl)
+                run = []
+    else:
+        g_pays = [[g['bbox'] for g in g_list] for g_list in pair_gts]
     payloads, k = [], 0
-    for g_list, (s, e) in zip(pair_gts, pair_rng):
-        img = imgs[g_list[0]['image_id']]
-        g_pay = (_gt_rles(g_list, img) if segm else
-                 [g['bbox'] for g in g_list])
+    for g_list, g_pay, (s, e) in zip(pair_gts, g_pays, pair_rng):
         if plain:
             d_pay = segs[k:k + e - s]
         else:
+            img = imgs[g_list[0]['image_id']]
             d_pay = [
                 _det_payload(a, img, iou_type) for a in d_anns[k:k + e - s]
             ]
         k += e - s
         payloads.append((d_pay, g_pay))
-    del d_anns, segs
+    del d_anns, segs, g_pays
     ious = _ious(payloads)
     del payloads
 
