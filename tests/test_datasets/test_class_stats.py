@@ -246,5 +246,5 @@ def test_cli(tmp_path, capsys):
     assert ClassStats.load(out).image_count.tolist() == [3, 2, 2]
     bad = copy.deepcopy(make_lvis_dict())
     bad['categories'] = []
-    assert cli.main([write_json(tmp_path / 'b.json', bad)]) == 1
+    assert cli.main([write_json(tmp_path / 'b.json', bad)]) == 2  # usage error
     assert 'categories' in capsys.readouterr().err

@@ -302,7 +302,7 @@ def test_auto_scale_lr_flag_reaches_runner(monkeypatch, tmp_path):
         @staticmethod
         def from_cfg(cfg):
             seen['cfg'] = cfg
-            return types.SimpleNamespace(train=lambda: None)
+            return types.SimpleNamespace(train=lambda: None, model=None)
 
     monkeypatch.setattr(train, 'Runner', FakeRunner)
     toy = 'configs/toy/mask-rcnn_r18_fpn_toy_ce.py'
