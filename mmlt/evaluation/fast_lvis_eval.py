@@ -15,7 +15,7 @@ accumulates in numpy:
   is honoured, ``iscrowd`` is not (lvis-api matches every GT as a
   non-crowd); masks from lvis-api's ``LVIS.ann_to_rle``.
 * Detections: mmlt's check (:func:`~mmlt.evaluation.lvis_eval.
-  check_lvis_results`), lvis-api's per-image limit (``max_dets`` < 0: no
+  load_checked_results`), lvis-api's per-image limit (``max_dets`` < 0: no
   limit), ids and areas (box area when the first detection has a box, else
   the mask area), then lvis-api's selection: images in ``img_ids``,
   categories of the GT, ``0 < area < inf`` (a zero-width box clamped at the
@@ -49,7 +49,6 @@ mixing degenerate boxes, border areas, ties and limits,
 ``tests/test_evaluation/test_fast_lvis_parity.py``.
 """
 import gc
-import json
 from collections import defaultdict
 from operator import itemgetter
 from types import SimpleNamespace
@@ -61,8 +60,7 @@ from lvis import LVIS
 from lvis.eval import Params as LVISParams
 
 from .lvis_eval import (AP_KEYS, FREQ_GROUPS, check_lvis_gt,
-                        check_lvis_results, run_lvis_eval)
-from .validate import CheckedResults
+                        load_checked_results, run_lvis_eval)
 
 __all__ = [
     'FastLVISUnsupported', 'FastLVISEval', 'faster_coco_eval_available',
@@ -335,21 +333,6 @@ def run_fast_lvis_eval(
                     invalid_detections)
 
 
-def _load_results(lvis_gt, results, invalid_detections):
-    copied = isinstance(results, str)
-    source = f'LVIS results {results}' if copied else 'LVIS results'
-    if copied:
-        with open(results) as f:
-            anns = json.load(f)
-    else:
-        anns = results
-    if not isinstance(anns, list):
-        raise TypeError('LVIS results must be a list of dicts.')
-    if not isinstance(anns, CheckedResults):
-        anns = check_lvis_results(lvis_gt, anns, invalid_detections, source)
-    return anns
-
-
 def _array(values: list) -> np.ndarray:
     return np.asarray(values) if values else np.zeros(0, np.int64)
 
@@ -501,7 +484,7 @@ def _run(_C, lvis_gt, results, iou_type, max_dets, img_ids,
     table[np.asarray(nel, np.int64)] = True
     nel = table
 
-    anns = _load_results(lvis_gt, results, invalid_detections)
+    anns = load_checked_results(lvis_gt, results, invalid_detections)
     (pos, d_img, d_cat, d_score, d_area, d_mark,
      box_branch) = _select_dets(anns, max_dets, eval_imgs, cat_pos,
                                 verified, nel)

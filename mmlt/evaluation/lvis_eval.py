@@ -124,6 +124,24 @@ def check_lvis_results(lvis_gt: LVIS,
         img_sizes=sizes)
 
 
+def load_checked_results(lvis_gt, results,
+                         invalid_detections: str = 'error') -> List[dict]:
+    """LVIS-format detections (a list, or a json file's path) after
+    :func:`check_lvis_results`; a file's list is new, a given list is
+    returned as is when valid (a :class:`CheckedResults` is not checked
+    again)."""
+    source = f'LVIS results {results}' if isinstance(results, str) \
+        else 'LVIS results'
+    if isinstance(results, str):
+        with open(results) as f:
+            results = json.load(f)
+    if not isinstance(results, list):
+        raise TypeError(f'{source} must be a list of dicts.')
+    if isinstance(results, CheckedResults):
+        return results
+    return check_lvis_results(lvis_gt, results, invalid_detections, source)
+
+
 def prepare_lvis_results(lvis_gt,
                          results: Union[List[dict], str],
                          max_dets: int = 300,
@@ -146,17 +164,9 @@ def prepare_lvis_results(lvis_gt,
     detections after the per-image limit (before copying).
     """
     copied = isinstance(results, str)
-    source = f'LVIS results {results}' if copied else 'LVIS results'
-    if copied:
-        with open(results) as f:
-            anns = json.load(f)
-    else:
-        anns = results
-    if not isinstance(anns, list):
-        raise TypeError('LVIS results must be a list of dicts.')
-    if not isinstance(anns, CheckedResults):
-        # before the per-image limit: a NaN score must not take a top slot
-        anns = check_lvis_results(lvis_gt, anns, invalid_detections, source)
+    # checked before the per-image limit: a NaN score must not take a top
+    # slot
+    anns = load_checked_results(lvis_gt, results, invalid_detections)
     if max_dets >= 0:
         anns = _limit_dets_per_image(anns, max_dets)
     if keep is not None:
