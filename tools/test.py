@@ -5,7 +5,6 @@
 types of the LVIS metric; the table, per-class AP json and the per-class AP
 plot go to the work dir.
 """
-import argparse
 import os
 import os.path as osp
 import sys
@@ -15,33 +14,12 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmlt  # noqa: F401
-from mmlt.utils.launch import (IOU_TYPES, add_common_args,  # noqa: F401
-                               check_iou_types, load_config, shutdown_dist)
+from mmlt.utils.launch import check_iou_types, load_config, shutdown_dist
+from mmlt.utils.tool_args import parse_test_args
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Test (and eval) a model')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', type=str,
-                        help='dump predictions to a pickle file (.pkl)')
-    parser.add_argument('--show-dir', help='save drawn predictions here')
-    add_common_args(parser)
-    args = parser.parse_args()
-    bad = [t for t in (args.eval or []) if t not in IOU_TYPES]
-    if bad:
-        parser.error(f'--eval: unknown iou type(s) {bad}; choose from '
-                     f'{", ".join(IOU_TYPES)}')
-    if args.out:
-        # the dump is written after inference: check the place before it
-        parent = osp.dirname(osp.abspath(args.out))
-        while not osp.exists(parent):
-            parent = osp.dirname(parent)
-        if osp.isdir(args.out) or not osp.isdir(parent) or \
-                not os.access(parent, os.W_OK):
-            parser.error(f'--out {args.out}: cannot write a file there '
-                         f'({parent} is not a writable folder)')
-    return args
+    return parse_test_args()
 
 
 def main():

@@ -1,6 +1,5 @@
 #!/usr/bin/env python
 """Train a detector with mmlt (mmdet 3.x semantics, CPU/gloo aware)."""
-import argparse
 import sys
 
 from mmengine.registry import RUNNERS
@@ -9,27 +8,12 @@ from mmengine.runner import Runner
 import mmlt  # noqa: F401  (registers modules, installs the checkpoint fix)
 from mmlt.engine.runner.decoupled_runner import MissingStage1Error
 from mmlt.engine.runner.freeze import FreezeError
-from mmlt.utils.launch import (add_common_args, check_iou_types, load_config,
-                               shutdown_dist)
+from mmlt.utils.launch import check_iou_types, load_config, shutdown_dist
+from mmlt.utils.tool_args import parse_train_args
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Train a detector')
-    parser.add_argument('config', help='train config file path')
-    parser.add_argument('--amp', action='store_true',
-                        help='enable automatic-mixed-precision training')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='enable automatically scaling LR')
-    parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
-        help='resume from this checkpoint, or from the latest one in the '
-        'work dir when no path is given')
-    parser.add_argument(
-        '--no-validate', action='store_true',
-        help='do not evaluate during training (evaluate later with '
-        'tools/test.py)')
-    add_common_args(parser)
-    return parser.parse_args()
+    return parse_train_args()
 
 
 def main():

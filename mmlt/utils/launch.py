@@ -18,6 +18,7 @@ from mmengine.config import Config, ConfigDict
 
 # IOU_TYPES is imported from here by tools/test.py and eval_results.py
 from .launch_guard import IOU_TYPES, LaunchError, check_tool_args  # noqa
+from .tool_args import add_common_args  # noqa: F401
 
 
 def slurm_master_port() -> None:
@@ -137,23 +138,6 @@ def set_metric_output_dir(cfg: Config, work_dir: str) -> None:
 def ensure_local_rank(local_rank: int) -> None:
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(local_rank)
-
-
-def add_common_args(parser) -> None:
-    """Arguments shared by tools/train.py and tools/test.py."""
-    from mmengine.config import DictAction
-    parser.add_argument('--work-dir',
-                        help='the dir to save logs, checkpoints, results')
-    parser.add_argument(
-        '--eval', nargs='+', metavar='TYPE',
-        help='iou types to evaluate (bbox segm); sets the metric list of '
-        'the val/test evaluators')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config keys, e.g. train_cfg.max_epochs=2')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
 def check_args_or_exit(args) -> None:

@@ -20,7 +20,6 @@ runs ``SCRIPT`` as ``__main__``.
 Standard library only (torch is imported once the checks have passed) and
 run by path: importing the ``mmlt`` package takes seconds.
 """
-import ast
 import ctypes
 import errno
 import multiprocessing.util
@@ -30,7 +29,6 @@ import signal
 import socket
 import sys
 
-IOU_TYPES = ('bbox', 'segm', 'proposal', 'proposal_fast')
 CONFIG_EXTS = ('.py', '.json', '.yaml', '.yml')
 PR_SET_PDEATHSIG = 1
 # signals torchrun forwards to the workers (its default list)
@@ -118,40 +116,33 @@ def check_tool_args(args) -> None:
             f'({", ".join(missing)} unset); ' + LAUNCHER_HINT[launcher])
 
 
-def _functions(path: str, names) -> list:
-    tree = ast.parse(open(path).read(), path)
-    return [n for n in tree.body
-            if isinstance(n, ast.FunctionDef) and n.name in names]
+def _load_tool_args():
+    """``tool_args.py`` by path (this file runs before the mmlt package,
+    whose import takes seconds, can be imported)."""
+    import importlib.util
+    name = 'mmlt_tool_args'
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, osp.join(osp.dirname(osp.abspath(__file__)),
+                           'tool_args.py'))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+IOU_TYPES = _load_tool_args().IOU_TYPES
 
 
 def parse_tool_args(script: str, argv: list):
-    """``script``'s own ``parse_args()`` run on ``argv``, without importing
-    the script (its imports take seconds): the function and
-    ``add_common_args`` are taken from the source. argparse errors exit 2
-    with the tool's usage. Returns None when the parser cannot be rebuilt
-    here (the workers will then parse as usual)."""
-    import argparse
-    launch_py = osp.join(osp.dirname(osp.abspath(__file__)), 'launch.py')
-    try:
-        fns = _functions(script, {'parse_args'}) + _functions(
-            launch_py, {'add_common_args'})
-        ns = {'argparse': argparse, 'IOU_TYPES': IOU_TYPES, 'os': os,
-              'osp': osp, 'sys': sys}
-        exec(compile(ast.Module(body=fns, type_ignores=[]), script, 'exec'),
-             ns)
-        parse = ns['parse_args']
-    except Exception:  # an unusual script: leave parsing to the workers
+    """``argv`` parsed by ``script``'s own parser (mmlt/utils/tool_args.py,
+    which tools/train.py and tools/test.py use); argparse errors exit 2
+    with the tool's usage. None for a script without one there (the
+    workers will then parse as usual)."""
+    parse = _load_tool_args().TOOL_PARSERS.get(osp.basename(script))
+    if parse is None:
         return None
-    old = sys.argv
-    sys.argv = [osp.basename(script)] + list(argv)
-    try:
-        return parse()
-    except SystemExit:
-        raise
-    except Exception:
-        return None
-    finally:
-        sys.argv = old
+    return parse(list(argv), prog=osp.basename(script))
 
 
 def _env_int(name: str, default: int, low: int) -> int:
