@@ -227,7 +227,7 @@ def _load_tool(name):
               '--eval', 'bbox', 'segm', '--cfg-options', 'x=2']),
 ])
 def test_launcher_parses_like_the_tool(tool, argv, monkeypatch):
-    """The launcher rebuilds the tool's parse_args from its source (the
+    """The launcher parses with mmlt/utils/tool_args.py loaded by path (the
     tool's imports take seconds); it must give the tool's own result."""
     from mmlt.utils.launch_guard import parse_tool_args
     script = osp.join(ROOT, 'tools', f'{tool}.py')
