@@ -1,3 +1,4 @@
+from .checkpoint_init_hook import CheckpointInitHook, CheckpointInitError
 from .dataset_hooks import (NumClassesCheckHook, NumClassesMismatchError,
                             RepeatFactorEpochHook, find_datasets)
 from .loce_init_hook import MemoryBankInitHook, balanced_image_selection
@@ -8,5 +9,5 @@ from .rng_hook import RNGStateHook
 __all__ = [
     'NumClassesCheckHook', 'NumClassesMismatchError', 'RepeatFactorEpochHook',
     'find_datasets', 'RNGStateHook', 'LossStateLoggerHook',
-    'MemoryBankInitHook', 'balanced_image_selection', 'EpochSeededWorkerInit'
+    'MemoryBankInitHook', 'CheckpointInitHook', 'CheckpointInitError', 'balanced_image_selection', 'EpochSeededWorkerInit'
 ]
