@@ -1,4 +1,5 @@
-# VOC-MLT, ResNet-50 + PFC, 224 x 224, batch 32, lr 0.02, 8 epochs:
+# VOC-MLT, ResNet-50 + PFC, 224 x 224, batch 32 (8 GPUs x 4,
+# SyncBN neck), lr 0.02, 8 epochs, seed 1:
 # plain BCE, uniform sampling (the paper's ERM baseline).
 _base_ = [
     '../_base_/datasets/voc_mlt.py', '../_base_/db/resnet50_pfc_8e.py'

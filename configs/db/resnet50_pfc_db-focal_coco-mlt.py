@@ -1,6 +1,8 @@
-# COCO-MLT, ResNet-50 + PFC, 224 x 224, batch 32, lr 0.02, 8 epochs:
+# COCO-MLT, ResNet-50 + PFC, 224 x 224, batch 32 (8 GPUs x 4,
+# SyncBN neck), lr 0.02, 8 epochs, seed 1:
 # DB-Focal: re-balanced weighting + NTR + focal, class-aware
-# sampling (the original's LT_resnet50_pfc_DB.py).
+# sampling (the original's configs/coco/LT_resnet50_pfc_DB.py; its README:
+# mAP 53.55, head 51.13 / medium 57.05 / tail 51.06).
 _base_ = [
     '../_base_/datasets/coco_mlt.py', '../_base_/db/resnet50_pfc_8e.py'
 ]

@@ -34,7 +34,10 @@ test_pipeline = [
     dict(type='PackMultiLabelInputs')
 ]
 train_dataloader = dict(
-    batch_size=32,
+    # per process: 8 GPUs x 4 = the original's 32 (one GPU x 32 there; the
+    # DB base converts the neck's BatchNorm to SyncBN so it still normalises
+    # over 32); on one GPU pass train_dataloader.batch_size=32
+    batch_size=4,
     num_workers=2,
     persistent_workers=True,
     drop_last=True,  # a batch of 1 breaks the neck's BatchNorm

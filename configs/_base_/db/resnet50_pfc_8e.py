@@ -1,11 +1,18 @@
 # The Distribution-Balanced loss recipe (configs/{coco,voc}/
-# LT_resnet50_pfc_DB.py of the original): ImageNet ResNet-50 (stage 1
-# frozen) -> global average pooling -> PFC neck (fc 2048->256, BN, dropout
-# 0.5) -> fc; 224 x 224, batch 32, SGD lr 0.02 (momentum 0.9, wd 1e-4),
-# grad clip 35, linear warm-up 500 iterations from lr/3, 8 epochs with
-# steps at 5 and 7. The original trains on one GPU; here batch_size is per
-# process: with N GPUs pass train_dataloader.batch_size=32/N to keep it,
-# or --auto-scale-lr to scale the lr to the total batch.
+# LT_resnet50_pfc_DB.py of wutong16/DistributionBalancedLoss@14460d0acd):
+# ImageNet ResNet-50 (stage 1 frozen, BN statistics frozen) -> global
+# average pooling -> PFC neck (fc 2048->256, BN, dropout 0.5) -> fc;
+# 224 x 224, batch 32, SGD lr 0.02 (momentum 0.9, wd 1e-4), grad clip 35,
+# linear warm-up 500 iterations from lr/3, 8 epochs with steps at 5 and 7,
+# seed 1 (the default of the original's tools/train.py).
+# The original trains on one GPU x 32 images. Here the batch is per
+# process: 8 GPUs x 4 images (train_dataloader.batch_size=4 in the dataset
+# bases) with the BatchNorm layers converted to SyncBN (sync_bn below), so
+# the neck's BatchNorm still normalises over the 32 images of a step and
+# an epoch, the warm-up and the steps are the original's iterations. On
+# one GPU: --cfg-options train_dataloader.batch_size=32 (SyncBN is only
+# used in distributed runs). The backbone's BatchNorm stays in eval mode
+# (norm_eval), so only the neck's is synchronised.
 custom_imports = dict(imports=['mmlt'], allow_failed_imports=False)
 default_scope = 'mmdet'
 
@@ -32,6 +39,9 @@ model = dict(
     in_channels=256)
 
 max_epochs = 8
+# evaluation every 5 epochs: the original's evaluation=dict(interval=5)
+# (used there by distributed runs with --validate; its README trains
+# without evaluation and tests epoch_8.pth afterwards)
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
 val_cfg = dict(type='ValLoop')
@@ -74,5 +84,9 @@ log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False
-randomness = dict(seed=0)
+randomness = dict(seed=1)  # the original's tools/train.py --seed default
+# 8 GPUs x 4 images = the original's 1 GPU x 32
 auto_scale_lr = dict(enable=False, base_batch_size=32)
+# mmengine converts every BatchNorm to torch's SyncBatchNorm when the run
+# is distributed (the PFC neck's sees the whole batch of 32)
+sync_bn = 'torch'
