@@ -10,8 +10,8 @@
 # steps 8 and 11, warm-up 500 iterations from lr/3, gradient clipping 35.
 _base_ = [
     '../lvis/cascade-mask-rcnn_x101-64x4d_fpn_1x_lvis-v0.5.py',
-    '../_base_/decoupled/cls_only.py', '../_base_/decoupled/bags_1x.py'
-]
+    '../_base_/decoupled/cls_only.py'
+]  # bags_1x.py (the schedule below) comes with the stage-1 config
 load_from = 'work_dirs/cascade-mask-rcnn_x101-64x4d_fpn_1x_lvis-v0.5/epoch_12.pth'
 decoupled = dict(reinit=[r'roi_head\.bbox_head\.(\d+\.)?fc_cls\.'])
 num_classes = 1230

@@ -8,8 +8,8 @@
 # lr/3, gradient clipping 35.
 _base_ = [
     '../lvis/faster-rcnn_r50_fpn_1x_lvis-v0.5.py',
-    '../_base_/decoupled/cls_only.py', '../_base_/decoupled/bags_1x.py'
-]
+    '../_base_/decoupled/cls_only.py'
+]  # bags_1x.py (the schedule below) comes with the stage-1 config
 load_from = 'work_dirs/faster-rcnn_r50_fpn_1x_lvis-v0.5/epoch_12.pth'
 decoupled = dict(reinit=[r'roi_head\.bbox_head\.(\d+\.)?fc_cls\.'])
 model = dict(

@@ -13,6 +13,8 @@ _base_ = [
 load_from = 'work_dirs/faster-rcnn_r50_fpn_1x_lvis-v1/epoch_12.pth'
 decoupled = dict(reinit=[r'roi_head\.bbox_head\.(\d+\.)?fc_cls\.'])
 model = dict(
+    # the original's test setting: score threshold 0.0, 300 detections
+    test_cfg=dict(rcnn=dict(score_thr=0.0, max_per_img=300)),
     # every frozen weight comes from load_from: no ImageNet download
     backbone=dict(init_cfg=None),
     roi_head=dict(
@@ -32,3 +34,12 @@ model = dict(
 train_cfg = dict(max_epochs={{_base_.bags_max_epochs}})
 param_scheduler = {{_base_.bags_param_scheduler}}
 optim_wrapper = {{_base_.bags_optim_wrapper}}
+# single scale 1333x800, as the original (mmdet v1 baseline)
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

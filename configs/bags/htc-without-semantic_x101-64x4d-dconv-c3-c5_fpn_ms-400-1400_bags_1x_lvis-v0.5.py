@@ -7,10 +7,12 @@
 # cls_only pattern matches roi_head.bbox_head.N.fc_cls), re-initialised
 # because they grow from C+1 to C+1+G = 1230 + 1 + 5 = 1236 logits. At test
 # time mmdet averages the raw logits of the three stages and the last head
-# merges the average (same layout in every stage). lr 0.01 for 16 images, 12
-# epochs, steps 8 and 11, warm-up 500 iterations from lr/3, gradient clipping
-# 35. The original HTC config used lr 0.005 with 1 image per GPU (on 8 GPUs
-# the same lr per image as 0.01 for 16); the mmdet HTC base runs 16 x 1.
+# merges the average (same layout in every stage). The schedule of the
+# original BAGS HTC config (configs/bags/gs_htc_dconv_c3-c5_mstrain_400_1400_
+# x101_64x4d_fpn_20e_lvis.py): 8 GPUs x 1 image at lr 0.005 (half the lr per
+# image of the other BAGS configs), 12 epochs, steps 8 and 11, warm-up 500
+# iterations from lr/3, gradient clipping 35; test score threshold 0.001 and
+# 300 detections. Train: ./tools/dist_train.sh CONFIG 8
 _base_ = [
     '../lvis/htc-without-semantic_x101-64x4d-dconv-c3-c5_fpn_ms-400-1400-20e_lvis-v0.5.py',
     '../_base_/decoupled/cls_only.py', '../_base_/decoupled/bags_1x.py'
@@ -51,7 +53,13 @@ model = dict(
                 loss_cls=bags_loss,
                 loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0))
             for stds in stage_stds
-        ]))
+        ]),
+    test_cfg=dict(rcnn=dict(score_thr=0.001, max_per_img=300)))
 train_cfg = dict(max_epochs={{_base_.bags_max_epochs}})
 param_scheduler = {{_base_.bags_param_scheduler}}
-optim_wrapper = {{_base_.bags_optim_wrapper}}
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.005, momentum=0.9, weight_decay=0.0001),
+    clip_grad=dict(max_norm=35, norm_type=2))
+auto_scale_lr = dict(enable=False, base_batch_size=8)

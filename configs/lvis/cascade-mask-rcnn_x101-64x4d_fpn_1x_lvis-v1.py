@@ -1,11 +1,16 @@
 # Softmax CE baseline: Cascade Mask R-CNN X101-64x4d-FPN, 1x, LVIS v1 (the
 # stage-1 model of the BAGS Cascade config). mmdet's Cascade Mask R-CNN
-# model with its X101-64x4d backbone and 1,203 classes in every stage.
+# model with its X101-64x4d backbone and 1,203 classes in every stage, on
+# the schedule of the BAGS baseline (configs/baselines/cascade_rcnn_x101_
+# 64x4d_fpn_1x_lvis.py): 8 GPUs x 2 images at lr 0.01, 12 epochs, steps 8
+# and 11, warm-up 500 iterations from lr/3, gradient clipping 35, test
+# score threshold 0.001 and 300 detections. Starts from ImageNet weights
+# (the v0.5 config starts from COCO like the original).
 _base_ = [
     'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py',
     '../_base_/datasets/lvis_v1_instance.py',
     'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py'
+    'mmdet::_base_/default_runtime.py', '../_base_/decoupled/bags_1x.py'
 ]
 custom_imports = dict(imports=['mmlt'], allow_failed_imports=False)
 num_classes = 1203
@@ -41,9 +46,22 @@ model = dict(
             for stds in stage_stds
         ],
         mask_head=dict(num_classes=num_classes)),
-    test_cfg=dict(rcnn=dict(score_thr=0.0001, max_per_img=300)))
+    test_cfg=dict(rcnn=dict(score_thr=0.001, max_per_img=300)))
+# the mmdet v1 schedule of the BAGS repo (lr 0.01 for 8 x 2, clip 35)
+train_cfg = dict(max_epochs={{_base_.bags_max_epochs}})
+param_scheduler = {{_base_.bags_param_scheduler}}
+optim_wrapper = {{_base_.bags_optim_wrapper}}
 custom_hooks = [
     dict(type='NumClassesCheckHook'),
     dict(type='RNGStateHook')
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+# single scale 1333x800, as the original (mmdet v1 baseline)
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
