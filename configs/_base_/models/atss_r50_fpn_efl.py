@@ -1,14 +1,16 @@
 # The "improved baseline" detector of EFL (Li et al., CVPR 2022; the original
-# efl_improved_baseline_r50_2x_rfs.yaml) as closely as mmdet 3.x allows:
-# mmdet's ATSS = ATSS assignment (top 18 = 9 x 2 anchors), GIoU box loss,
-# GN head, P3-P7, with 2 anchors per location (scales 6 and 8, ratio 1),
-# classification prior 0.001, frozen BN and stem + layer 1, and the
-# Equalized Focal Loss (gamma_b 2, alpha 0.25, s 8); test: NMS 0.5, 300
-# detections, pre-NMS 1200 per level (about the original's 6000 over
-# P3-P7). Difference: the original's IoU branch (BCE on the IoU of the
-# predicted box, score = cls x IoU) is mmdet's centerness branch here (BCE
-# on the anchor's centerness, score = cls x centerness); mmdet 3.x has no
-# IoU-branch RetinaNet/ATSS head. Leaf configs set the class count:
+# is United-Perception's efl_improved_baseline_r50_2x_rfs.yaml) as closely as
+# mmdet 3.x allows: mmdet's ATSS = ATSS assignment (top 18 = 9 x 2 anchors),
+# GIoU box loss (weight 1, as the original's loc_loss), GN head, P3-P7, with
+# 2 anchors per location (scales 6 and 8, ratio 1), classification prior
+# 0.001, frozen BN (statistics and affine, the original's freeze_bn) and
+# frozen stem + layer 1, and the Equalized Focal Loss (gamma_b 2, alpha
+# 0.25, s 8); test as the original: no score threshold, top 6000 per level
+# before NMS, NMS 0.5, 300 detections. Difference: the original's IoU branch
+# (BCE on the IoU of the predicted box, score = cls x IoU) is mmdet's
+# centerness branch here (BCE on the anchor's centerness, score = cls x
+# centerness); mmdet 3.x has no IoU-branch RetinaNet/ATSS head. Leaf configs
+# set the class count:
 #   model = dict(bbox_head=dict(num_classes=C, loss_cls=dict(num_classes=C)))
 model = dict(
     type='ATSS',
@@ -24,7 +26,7 @@ model = dict(
         num_stages=4,
         out_indices=(0, 1, 2, 3),
         frozen_stages=1,
-        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_cfg=dict(type='BN', requires_grad=False),
         norm_eval=True,
         style='pytorch',
         init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
@@ -59,7 +61,7 @@ model = dict(
             alpha=0.25,
             scale_factor=8.0,
             loss_weight=1.0),
-        loss_bbox=dict(type='GIoULoss', loss_weight=2.0),
+        loss_bbox=dict(type='GIoULoss', loss_weight=1.0),
         loss_centerness=dict(
             type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
         init_cfg=dict(
@@ -74,8 +76,8 @@ model = dict(
         pos_weight=-1,
         debug=False),
     test_cfg=dict(
-        nms_pre=1200,
+        nms_pre=6000,
         min_bbox_size=0,
-        score_thr=0.0001,
+        score_thr=0.0,
         nms=dict(type='nms', iou_threshold=0.5),
         max_per_img=300))
