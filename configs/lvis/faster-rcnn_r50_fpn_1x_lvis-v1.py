@@ -39,4 +39,6 @@ custom_hooks = [
     dict(type='NumClassesCheckHook'),
     dict(type='RNGStateHook')
 ]
+# evaluated once, after the last epoch (as the eqlv2 end2end recipe)
+train_cfg = dict(val_interval=12)
 auto_scale_lr = dict(enable=False, base_batch_size=16)
