@@ -51,3 +51,26 @@ def test_db_focal_dist_train_and_test_gloo(toy_lvis_root, tmp_path):
                      work] + opts(toy_lvis_root), env=env, timeout=600)
     out = test.stdout + test.stderr
     assert 'multilabel/mAP' in out and 'micro-F1' in out
+
+
+def test_real_db_configs_keep_the_original_batch():
+    """The documented command (dist_train.sh CONFIG 8) trains 8 x 4 = the
+    original's 1 GPU x 32 images per step, with the neck's BatchNorm
+    synchronised over them; seed 1 as the original's tools/train.py; VOC
+    labels with difficult objects as the original's XMLDataset."""
+    import glob
+
+    from mmengine.config import Config
+    configs = sorted(glob.glob(osp.join(ROOT, 'configs/db/*.py')))
+    assert len(configs) == 12
+    for path in configs:
+        cfg = Config.fromfile(path)
+        bs = cfg.train_dataloader.batch_size
+        assert (bs, cfg.auto_scale_lr.base_batch_size) == (4, 32), path
+        assert cfg.sync_bn == 'torch' and cfg.randomness.seed == 1, path
+        assert cfg.train_dataloader.drop_last, path
+        if 'voc-mlt' in path:
+            leaf = cfg.train_dataloader.dataset
+            leaf = leaf.get('dataset', leaf)
+            assert leaf.with_difficult, path
+            assert cfg.test_dataloader.dataset.with_difficult, path
