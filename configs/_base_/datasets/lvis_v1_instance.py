@@ -3,8 +3,9 @@
 # RFS) and the LVIS metric with the r/c/f table. Images are COCO 2017 images:
 #   data/lvis_v1/annotations/lvis_v1_{train,val}.json
 #   data/lvis_v1/{train2017,val2017}/
-# (coco_url in LVIS v1 names the split folder). Plain sampling; see
-# lvis_v1_instance_rfs.py for repeat factor sampling.
+# (coco_url in LVIS v1 names the split folder). Plain sampling; the RFS
+# configs wrap the train set in RepeatFactorDataset (e.g.
+# configs/lvis/mask-rcnn_r50_fpn_rfs-1e-3_1x_lvis-v1.py).
 _base_ = 'mmdet::_base_/datasets/lvis_v1_instance.py'
 
 dataset_type = 'LongTailLVISDataset'
