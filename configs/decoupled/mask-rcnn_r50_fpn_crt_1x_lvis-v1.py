@@ -18,8 +18,9 @@ _base_ = [
 ]
 load_from = 'work_dirs/mask-rcnn_r50_fpn_1x_lvis-v1/epoch_12.pth'
 decoupled = dict(reinit=[r'roi_head\.bbox_head\.(\d+\.)?fc_cls\.'])
-# every frozen weight comes from load_from: skip the ImageNet download
-model = dict(backbone=dict(init_cfg=None))
+# every frozen weight comes from load_from: skip the ImageNet download;
+# frozen_stages=4 as the original (the runner freezes them anyway)
+model = dict(backbone=dict(init_cfg=None, frozen_stages=4))
 
 max_iters = 75000
 train_dataloader = dict(

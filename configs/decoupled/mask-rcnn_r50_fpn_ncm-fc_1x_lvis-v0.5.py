@@ -10,7 +10,9 @@
 _base_ = '../lvis/mask-rcnn_r50_fpn_1x_lvis-v0.5.py'
 model = dict(
     roi_head=dict(
-        bbox_head=dict(type='NCMBBoxHead', feature='fc', scale=20.0)))
+        bbox_head=dict(type='NCMBBoxHead', feature='fc', scale=20.0)),
+    # the BAGS repo's test settings (configs/_base_/decoupled/bags_transferred.py)
+    test_cfg=dict(rcnn=dict(score_thr=0.0)))
 # Test-time only: `posthoc` is the tool command that writes the tested
 # checkpoint ({stage1}: the stage-1 checkpoint, {config}: this file,
 # {out}: the checkpoint written); tools/misc/smoke_configs.py runs it.

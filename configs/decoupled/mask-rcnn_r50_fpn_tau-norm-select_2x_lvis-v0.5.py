@@ -7,6 +7,8 @@
 #   ./tools/dist_test.sh configs/decoupled/mask-rcnn_r50_fpn_tau-norm-select_2x_lvis-v0.5.py \
 #       work_dirs/tau-norm_lvis-v0.5/tau_norm_select.pth 8 --eval bbox segm
 _base_ = '../lvis/mask-rcnn_r50_fpn_2x_lvis-v0.5.py'
+# the BAGS repo's test settings (configs/_base_/decoupled/bags_transferred.py)
+model = dict(test_cfg=dict(rcnn=dict(score_thr=0.0)))
 # Test-time only: `posthoc` is the tool command that writes the tested
 # checkpoint ({stage1}: the stage-1 checkpoint, {config}: this file,
 # {out}: the checkpoint written); tools/misc/smoke_configs.py runs it.

@@ -8,6 +8,8 @@
 #       work_dirs/tau-norm_lvis-v1/tau_norm.pth 8 --eval bbox segm
 # (--tau-sweep 0 0.25 0.5 0.75 1 prints the row norms per r/c/f group)
 _base_ = '../lvis/mask-rcnn_r50_fpn_1x_lvis-v1.py'
+# the BAGS repo's test settings (configs/_base_/decoupled/bags_transferred.py)
+model = dict(test_cfg=dict(rcnn=dict(score_thr=0.0)))
 # Test-time only: `posthoc` is the tool command that writes the tested
 # checkpoint ({stage1}: the stage-1 checkpoint, {config}: this file,
 # {out}: the checkpoint written); tools/misc/smoke_configs.py runs it.
