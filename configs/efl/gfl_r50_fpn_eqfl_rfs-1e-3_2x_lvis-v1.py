@@ -1,10 +1,12 @@
 # Equalized Quality Focal Loss (Li et al., CVPR 2022) on mmdet's GFL R50-FPN
 # (ATSS assignment, quality focal loss on the IoU target, distribution focal
-# loss, GIoU), LVIS v1: gamma_j = 2 + 8 (1 - g_j), weight gamma_j / 2. RFS
-# t=0.001 (ceil), MS 640-800, 24 epochs (steps 16, 22), lr 0.01 for 8 x 2
-# images (mmdet's GFL), gradient clipping 35; test: NMS 0.6 (GFL's), 300
-# detections.
-# Data (RFS, MS), runtime and hooks from the EFL RetinaNet config.
+# loss, GIoU), LVIS v1: gamma_j = 2 + 8 (1 - g_j), weight gamma_j / 2. An
+# mmlt variant (the EQFL originals are YOLOX only): RFS t=0.001 (ceil), MS
+# 640-800, 24 epochs (steps 16, 22), 1-epoch linear warm-up, lr 0.01 for
+# 8 x 2 images (mmdet's GFL), gradient clipping 35; test: no score
+# threshold, top 6000 per level, NMS 0.6 (GFL's), 300 detections;
+# evaluation after the last epoch.
+# Data (RFS, MS), schedule, runtime and hooks from the EFL RetinaNet config.
 _base_ = './retinanet_r50_fpn_efl_rfs-1e-3_2x_lvis-v1.py'
 num_classes = 1203
 model = dict(
