@@ -1,7 +1,8 @@
 # The "improved baseline" detector of EFL (Li et al., CVPR 2022; the original
 # is United-Perception's efl_improved_baseline_r50_2x_rfs.yaml) as closely as
 # mmdet 3.x allows: mmdet's ATSS = ATSS assignment (top 18 = 9 x 2 anchors),
-# GIoU box loss (weight 1, as the original's loc_loss), GN head, P3-P7, with
+# GIoU box loss (weight 1, as the original's loc_loss), GN head, P3-P7 (P6
+# from C5's lateral, as the original's FPN), with
 # 2 anchors per location (scales 6 and 8, ratio 1), classification prior
 # 0.001, frozen BN (statistics and affine, the original's freeze_bn) and
 # frozen stem + layer 1, and the Equalized Focal Loss (gamma_b 2, alpha
@@ -35,7 +36,8 @@ model = dict(
         in_channels=[256, 512, 1024, 2048],
         out_channels=256,
         start_level=1,
-        add_extra_convs='on_output',
+        # P6 = conv(1x1 lateral of C5), P7 = conv(P6), as the original's FPN
+        add_extra_convs='on_lateral',
         num_outs=5),
     bbox_head=dict(
         type='ATSSHead',
