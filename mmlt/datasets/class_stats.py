@@ -8,7 +8,10 @@ Definitions (LVIS v1, Gupta et al. 2019)::
 
     image_count[c]    = #images with at least one box of class c
     instance_count[c] = #boxes of class c
-    image_frequency   = image_count / num_images       (num_images incl. empty)
+    image_frequency   = image_count / num_annotated_images
+                        (images with >= 1 annotation: 99,388 of LVIS v1's
+                        100,170, as the originals' frequency tables; the
+                        fraction of all images is image_frequency_of('all'))
     group(c)          = 'r' if image_count <= 10, 'c' if <= 100, else 'f'
 
 For LVIS files the group comes from the category ``frequency`` field (the
@@ -50,7 +53,7 @@ GROUPS = ('r', 'c', 'f')
 _FORMAT = 'mmlt.ClassStats'
 _FORMAT_VERSION = 1
 # bump when counting/validation changes so stale disk caches are ignored
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: num_annotated_images
 
 _REGEN_HINT = ('LVIS annotation files carry it — regenerate with '
                'tools/make_toy_lvis.py or pass a precomputed stats file via '
@@ -91,6 +94,8 @@ class ClassStats:
         num_images (int): #images in the set, including empty ones.
         groups (np.ndarray): '<U1'[C] of 'r' / 'c' / 'f'.
         source (str, optional): where the stats were computed from.
+        num_annotated_images (int, optional): #images with at least one
+            annotation; None = unknown (then every image counts).
     """
     cat_ids: np.ndarray
     names: tuple
@@ -99,6 +104,7 @@ class ClassStats:
     num_images: int
     groups: np.ndarray
     source: Optional[str] = None
+    num_annotated_images: Optional[int] = None
 
     def __post_init__(self):
         self.cat_ids = np.asarray(self.cat_ids, dtype=np.int64).reshape(-1)
@@ -108,6 +114,13 @@ class ClassStats:
         self.instance_count = np.asarray(
             self.instance_count, dtype=np.int64).reshape(-1)
         self.num_images = int(self.num_images)
+        if self.num_annotated_images is not None:
+            self.num_annotated_images = int(self.num_annotated_images)
+            if not 0 <= self.num_annotated_images <= self.num_images:
+                raise ValueError(
+                    f'ClassStats: num_annotated_images='
+                    f'{self.num_annotated_images} must be in [0, '
+                    f'num_images={self.num_images}]')
         self.groups = np.asarray(self.groups, dtype='<U1').reshape(-1)
         num = len(self.cat_ids)
         for name in ('names', 'image_count', 'instance_count', 'groups'):
@@ -127,8 +140,28 @@ class ClassStats:
 
     @property
     def image_frequency(self) -> np.ndarray:
-        """f_c = image_count[c] / num_images (float64[C])."""
-        return self.image_count / max(self.num_images, 1)
+        """f_c = image_count[c] / #images with annotations (float64[C]).
+
+        The denominator of the originals' frequency tables (eqlv2
+        ``get_image_count_frequency``: LVIS v1 99,388 training images with
+        annotations, not all 100,170), so EQL's lambda = 0.0011 marks the
+        same 815 tail classes."""
+        return self.image_frequency_of('annotated')
+
+    def image_frequency_of(self, images: str = 'annotated') -> np.ndarray:
+        """image_count / #images, over ``'annotated'`` images (the default,
+        see ``image_frequency``) or ``'all'`` images including empty ones
+        (the fraction of a dataset's images, as repeat factor sampling uses
+        it)."""
+        if images == 'annotated':
+            n = self.num_images if self.num_annotated_images is None \
+                else self.num_annotated_images
+        elif images == 'all':
+            n = self.num_images
+        else:
+            raise ValueError(f"images must be 'annotated' or 'all', got "
+                             f'{images!r}')
+        return self.image_count / max(n, 1)
 
     def group_indices(self) -> Dict[str, np.ndarray]:
         """Label indices of each group: {'r': int64[..], 'c': .., 'f': ..}."""
@@ -139,6 +172,7 @@ class ClassStats:
             return NotImplemented
         return (self.names == other.names
                 and self.num_images == other.num_images
+                and self.num_annotated_images == other.num_annotated_images
                 and np.array_equal(self.cat_ids, other.cat_ids)
                 and np.array_equal(self.image_count, other.image_count)
                 and np.array_equal(self.instance_count, other.instance_count)
@@ -153,7 +187,8 @@ class ClassStats:
     def copy(self) -> 'ClassStats':
         return ClassStats(self.cat_ids.copy(), self.names,
                           self.image_count.copy(), self.instance_count.copy(),
-                          self.num_images, self.groups.copy(), self.source)
+                          self.num_images, self.groups.copy(), self.source,
+                          self.num_annotated_images)
 
     def to_dict(self) -> dict:
         return dict(
@@ -161,6 +196,7 @@ class ClassStats:
             version=_FORMAT_VERSION,
             source=self.source,
             num_images=self.num_images,
+            num_annotated_images=self.num_annotated_images,
             cat_ids=self.cat_ids.tolist(),
             names=list(self.names),
             image_count=self.image_count.tolist(),
@@ -184,7 +220,7 @@ class ClassStats:
         try:
             return cls(d['cat_ids'], d['names'], d['image_count'],
                        d['instance_count'], d['num_images'], d['groups'],
-                       d.get('source'))
+                       d.get('source'), d.get('num_annotated_images'))
         except (TypeError, ValueError) as e:
             raise AnnotationError(
                 f'class-stats file {source} is inconsistent: {e}; regenerate '
@@ -264,8 +300,9 @@ class ClassStats:
             cat_ids = np.arange(num_classes)
         if names is None:
             names = [str(i) for i in range(num_classes)]
+        annotated = int((np.diff(offsets) > 0).sum()) if n else 0
         return cls(cat_ids, names, image_count, instance_count, num_images,
-                   lvis_groups_from_counts(image_count), source)
+                   lvis_groups_from_counts(image_count), source, annotated)
 
     @classmethod
     def from_lvis_json(cls,
@@ -462,8 +499,9 @@ def _stats_from_lvis_dict(data: Any, src: str, strict: bool) -> ClassStats:
     groups = lvis_groups_from_counts(image_count)
     has_freq = np.array([f is not None for f in freq])
     groups[has_freq] = [f for f in freq if f is not None]
+    annotated = len(np.unique(img_idx)) if len(img_idx) else 0
     return ClassStats(cat_ids, names, image_count, instance_count,
-                      len(images), groups, src)
+                      len(images), groups, src, annotated)
 
 
 def _raise_unknown(anns, bad, values, field, table, src):
@@ -918,7 +956,7 @@ def get_multilabel_stats(ann_file: Optional[str] = None,
         cat_ids=info['cat_ids'], names=info['names'], source=ann_file)
     stats = ClassStats(base.cat_ids, base.names, base.image_count,
                        info['instance_count'], base.num_images, base.groups,
-                       ann_file)
+                       ann_file, base.num_annotated_images)
     if cache:
         _ML_MEMO[key] = stats.copy()
         _disk_put(key, stats)

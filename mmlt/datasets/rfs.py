@@ -44,7 +44,10 @@ def compute_repeat_factors(offsets: np.ndarray,
     offsets = np.asarray(offsets, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
     stats = ClassStats.from_image_labels(offsets, labels, num_classes)
-    freq = stats.image_frequency
+    # f_c = fraction of the dataset's images (mmengine ClassBalancedDataset,
+    # detectron2 RepeatFactorTrainingSampler): every image of the dataset
+    # counts, also one without annotations that the dataset keeps
+    freq = stats.image_frequency_of('all')
     r_c = np.ones(num_classes, dtype=np.float64)
     present = freq > 0
     # same operation order as mmengine (t / (n / N)) so ceil() agrees

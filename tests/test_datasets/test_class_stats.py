@@ -72,7 +72,14 @@ def test_counts_groups_frequency(tmp_path):
     assert s.instance_count.tolist() == [4, 2, 2]
     assert s.num_images == 6 and s.num_classes == 3
     assert s.groups.tolist() == ['f', 'c', 'r']
-    np.testing.assert_allclose(s.image_frequency, [3 / 6, 2 / 6, 2 / 6])
+    # 5 of the 6 images have annotations: the originals' frequency divides
+    # by those (LVIS v1: 99,388 of 100,170), 'all' by every image
+    assert s.num_annotated_images == 5
+    np.testing.assert_allclose(s.image_frequency, [3 / 5, 2 / 5, 2 / 5])
+    np.testing.assert_allclose(s.image_frequency_of('all'),
+                               [3 / 6, 2 / 6, 2 / 6])
+    with pytest.raises(ValueError, match="'annotated' or 'all'"):
+        s.image_frequency_of('some')
     gi = s.group_indices()
     assert gi['f'].tolist() == [0] and gi['c'].tolist() == [1]
     assert gi['r'].tolist() == [2]
@@ -91,8 +98,12 @@ def test_from_image_labels_lvis_groups():
     assert s.instance_count.tolist() == [11, 11, 100, 101, 0]
     assert s.num_images == 102
     assert s.groups.tolist() == ['r', 'c', 'c', 'f', 'r']
+    assert s.num_annotated_images == 101  # image 101 has no label
     s2 = ClassStats.from_image_labels(offsets, labels, 5, num_images=204)
-    np.testing.assert_allclose(s2.image_frequency[:2], [10 / 204, 11 / 204])
+    # 102 extra empty images count in 'all' only
+    np.testing.assert_allclose(s2.image_frequency_of('all')[:2],
+                               [10 / 204, 11 / 204])
+    np.testing.assert_allclose(s2.image_frequency[:2], [10 / 101, 11 / 101])
     with pytest.raises(ValueError, match='labels must lie'):
         ClassStats.from_image_labels(offsets, labels, 3)
 
@@ -248,3 +259,21 @@ def test_cli(tmp_path, capsys):
     bad['categories'] = []
     assert cli.main([write_json(tmp_path / 'b.json', bad)]) == 2  # usage error
     assert 'categories' in capsys.readouterr().err
+
+
+def test_annotated_images_round_trip_and_default(tmp_path):
+    s = ClassStats.from_lvis_json(
+        write_json(tmp_path / 'a.json', make_lvis_dict()))
+    path = str(tmp_path / 'stats.json')
+    s.save(path)
+    back = ClassStats.load(path)
+    assert back == s and back.num_annotated_images == 5
+    # a stats file written before the field existed: every image counts
+    d = s.to_dict()
+    del d['num_annotated_images']
+    old = ClassStats.from_dict(d)
+    assert old.num_annotated_images is None
+    np.testing.assert_allclose(old.image_frequency, [3 / 6, 2 / 6, 2 / 6])
+    with pytest.raises(ValueError, match='num_annotated_images'):
+        ClassStats(s.cat_ids, s.names, s.image_count, s.instance_count, 6,
+                   s.groups, None, 7)

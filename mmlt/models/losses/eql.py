@@ -60,6 +60,11 @@ class EqualizationLoss(nn.Module):
         freq_type (str, optional): 'image_frequency' (image_count /
             #images, LVIS) or 'instance_count' (#boxes, OpenImages style);
             default from ``version``.
+        freq_images (str): denominator of an image frequency computed from
+            ``ann_file`` / ``stats_file``: ``'annotated'`` (default) = the
+            training images with annotations, as the original's table
+            (LVIS v1: 99,388 images; lambda 0.0011 -> 815 tail classes), or
+            ``'all'`` = every image of the file (100,170 -> 817).
         class_freq (list[float], optional): frequencies in label order, of
             ``freq_type``.
         ann_file / stats_file (str, optional): training annotations / a
@@ -74,6 +79,7 @@ class EqualizationLoss(nn.Module):
                  version: str = 'v1',
                  lambda_: Optional[float] = None,
                  freq_type: Optional[str] = None,
+                 freq_images: str = 'annotated',
                  class_freq: Optional[Sequence[float]] = None,
                  ann_file: Optional[str] = None,
                  stats_file: Optional[str] = None,
@@ -102,7 +108,7 @@ class EqualizationLoss(nn.Module):
         self.use_sigmoid = True
 
         freq = load_class_frequency(owner, freq_type, class_freq, ann_file,
-                                    stats_file)
+                                    stats_file, freq_images)
         src = 'class_freq' if class_freq is not None else \
             f"{'stats_file' if stats_file else 'ann_file'} " \
             f'{stats_file or ann_file}'

@@ -191,13 +191,16 @@ def load_class_frequency(owner: str,
                          freq_type: str,
                          class_freq: Optional[Sequence[float]] = None,
                          ann_file: Optional[str] = None,
-                         stats_file: Optional[str] = None) -> np.ndarray:
+                         stats_file: Optional[str] = None,
+                         images: str = 'annotated') -> np.ndarray:
     """Per-class frequencies (label order) from, by precedence,
     ``class_freq``, ``stats_file`` or ``ann_file``.
 
     ``freq_type``: ``'image_frequency'`` (image_count / #images) or
-    ``'instance_count'`` (#boxes).  Missing files raise FileNotFoundError
-    naming the file and the loss.
+    ``'instance_count'`` (#boxes).  ``images``: the #images of an image
+    frequency read from a file, ``'annotated'`` (images with annotations,
+    as the originals' tables) or ``'all'``.  Missing files raise
+    FileNotFoundError naming the file and the loss.
     """
     if freq_type not in ('image_frequency', 'instance_count'):
         raise ValueError(f"{owner}: freq_type must be 'image_frequency' or "
@@ -217,7 +220,10 @@ def load_class_frequency(owner: str,
                                 'pass loss_cls.class_freq')
     if freq_type == 'instance_count':
         return stats.instance_count.astype(np.float64)
-    return stats.image_frequency.astype(np.float64)
+    if images not in ('annotated', 'all'):
+        raise ValueError(f"{owner}: freq_images must be 'annotated' or "
+                         f"'all', got {images!r}")
+    return stats.image_frequency_of(images).astype(np.float64)
 
 
 def check_head_classes(owner: str, loss_classes: int,

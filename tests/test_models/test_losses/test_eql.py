@@ -238,3 +238,23 @@ def test_class_freq_from_lvis_json(tmp_path, monkeypatch):
                             lambda_=2)
     # instance counts 7, 1, 0
     assert loss.tail_mask.tolist() == [False, True, True]
+
+
+def test_tail_classes_over_annotated_images(tmp_path):
+    """The original's frequencies divide by the training images with
+    annotations (LVIS v1: 99,388 of 100,170): a class in 2 of 1,000 images,
+    100 of them empty, has f = 2/900 = 0.00222 (not tail at lambda 0.0021)
+    and 2/1000 = 0.002 over all images (tail)."""
+    stats = ClassStats(cat_ids=[1, 2], names=['a', 'b'],
+                       image_count=[2, 800], instance_count=[2, 900],
+                       num_images=1000, groups=['r', 'f'],
+                       num_annotated_images=900)
+    path = str(tmp_path / 'stats.json')
+    stats.save(path)
+    default = EqualizationLoss(stats_file=path, lambda_=0.0021)
+    assert default.tail_mask.tolist() == [False, False]
+    every = EqualizationLoss(stats_file=path, lambda_=0.0021,
+                             freq_images='all')
+    assert every.tail_mask.tolist() == [True, False]
+    with pytest.raises(ValueError, match='freq_images'):
+        EqualizationLoss(stats_file=path, freq_images='some')
