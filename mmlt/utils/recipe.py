@@ -89,8 +89,8 @@ def _fmt(v):
     if isinstance(v, (list, tuple)):
         inner = ', '.join(_fmt(x) for x in v)
         return f'[{inner}]' if isinstance(v, list) else f'({inner})'
-    if isinstance(v, dict):
-        return '{' + ', '.join(f'{k}={_fmt(x)}' for k, x in v.items()) + '}'
+    if isinstance(v, dict):  # sorted: the same settings in any order
+        return '{' + ', '.join(f'{k}={_fmt(v[k])}' for k in sorted(v)) + '}'
     return str(v)
 
 
@@ -385,6 +385,29 @@ def _roi_sampler(model):
     return s
 
 
+def _filter_empty(ds):
+    """mmdet datasets: filter_cfg.filter_empty_gt (default no filter);
+    datasets that take ``filter_empty_gt`` themselves (the multi-label
+    ones): that argument or its default in the registered class."""
+    if 'filter_empty_gt' in ds:
+        return bool(ds['filter_empty_gt'])
+    fc = ds.get('filter_cfg') or {}
+    if 'filter_empty_gt' in fc:
+        return bool(fc['filter_empty_gt'])
+    try:
+        import inspect
+
+        from mmdet.registry import DATASETS
+        import mmlt  # noqa: F401  (registers mmlt's datasets)
+        cls = DATASETS.get(ds.get('type'))
+        p = inspect.signature(cls).parameters.get('filter_empty_gt')
+        if p is not None and p.default is not inspect.Parameter.empty:
+            return bool(p.default)
+    except Exception:  # an unregistered type: no filter argument known
+        pass
+    return False
+
+
 def recipe_facts(cfg):
     """Facts of a config (path or mmengine ``Config``); see ``FACT_KEYS``."""
     from mmengine.config import Config
@@ -458,8 +481,7 @@ def recipe_facts(cfg):
     tchain = _dataset_chain(test_ds)
     f['test_scale'], _ = _scale(_train_pipeline(cfg, tchain))
     f['sampler'] = _sampler(dl, chain)
-    fc = leaf.get('filter_cfg') or {}
-    f['filter_empty_gt'] = bool(fc.get('filter_empty_gt', False))
+    f['filter_empty_gt'] = _filter_empty(leaf)
     f['roi_sampler'] = _roi_sampler(model)
     f['score_thr'], f['max_per_img'], f['nms'] = _test_cfg(model)
     tc = cfg.get('train_cfg') or {}

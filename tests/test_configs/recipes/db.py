@@ -22,7 +22,7 @@ _SRC = 'wutong16/DistributionBalancedLoss@14460d0acd'
 
 _CAS = ('ClassAwareDataset(num_samples=None, reduce=4, samples_per_class=3, '
         'seed=0)')
-_FOCAL = 'focal={focal=True, balance_param=2, gamma=2}'
+_FOCAL = 'focal={balance_param=2, focal=True, gamma=2}'
 
 
 def _loss(*parts):
@@ -51,7 +51,7 @@ _COCO_DB = dict(
     trainable=None,
     detector='MultiLabelClassifier: PFC',  # SimpleClassifier + PFC + ClsHead
     num_classes=80,
-    loss_cls=_loss(_FOCAL, 'logit_reg={neg_scale=2, init_bias=0.05}',
+    loss_cls=_loss(_FOCAL, 'logit_reg={init_bias=0.05, neg_scale=2}',
                    'map_param={alpha=0.1, beta=10, gamma=0.2}',
                    'reweight_func=rebalance'),
     loss_weights='loss_cls=DistributionBalancedLoss*1',
@@ -73,7 +73,7 @@ _COCO_DB = dict(
 _VOC_DB = derive(
     _COCO_DB,
     num_classes=20,
-    loss_cls=_loss(_FOCAL, 'logit_reg={neg_scale=5, init_bias=0.05}',
+    loss_cls=_loss(_FOCAL, 'logit_reg={init_bias=0.05, neg_scale=5}',
                    'map_param={alpha=0.1, beta=10, gamma=0.3}',
                    'reweight_func=rebalance'))
 
@@ -94,7 +94,7 @@ def _variants(db, ds, mu, lam):
             _FOCAL, _NO_REG, f'map_param={{alpha=0.1, beta=10, gamma={mu}}}',
             'reweight_func=rebalance')),
         'ntr-focal': derive(db, loss_cls=_loss(
-            _FOCAL, f'logit_reg={{neg_scale={lam}, init_bias=0.05}}',
+            _FOCAL, f'logit_reg={{init_bias=0.05, neg_scale={lam}}}',
             'reweight_func=None')),
     }
 
@@ -167,7 +167,13 @@ for _ds, _data in (('coco', 'coco-mlt'), ('voc', 'voc-mlt')):
             config=f'configs/db/resnet50_pfc_{_name}_{_data}.py',
             method='Distribution-Balanced loss (multi-label)',
             original=_key,
-            differs={'gpus': _GPUS, 'imgs_per_gpu': _IMGS},
+            differs=dict(
+                {'gpus': _GPUS, 'imgs_per_gpu': _IMGS},
+                **({'filter_empty_gt': (
+                    True, 'no effect: MultiLabelCocoDataset drops images '
+                    'without labels by default; the COCO-MLT image list has '
+                    "none (the original's filter is commented out)")}
+                   if _ds == 'coco' else {})),
             fixed=_fixed,
             note=_METHOD[_name] + (
                 ", the original's config" if _name == 'db-focal' else
