@@ -6,9 +6,9 @@
 # X101 2x) from a COCO-trained mmdet detector: Cascade Mask R-CNN X101-64x4d
 # 20e (the box-only original has no mask branch). CheckpointInitHook loads
 # it and re-initialises the classifiers of the three stages (fc_cls, 81 ->
-# 1231) and the mask predictor (conv_logits, 80 -> 1230); the box
-# regressors are class-agnostic and load. Anything else that does not fit is
-# an error.
+# 1231) and the mask predictors of the three stages (conv_logits, 80 ->
+# 1230); the box regressors are class-agnostic and load. Anything else that
+# does not fit is an error.
 _base_ = './cascade-mask-rcnn_x101-64x4d_fpn_imagenet-init_1x_lvis-v0.5.py'
 coco_checkpoint = (
     'https://download.openmmlab.com/mmdetection/v2.0/cascade_rcnn/'
@@ -24,6 +24,6 @@ custom_hooks = [
         checkpoint=coco_checkpoint,
         reinit=[
             r'roi_head\.bbox_head\.\d+\.fc_cls\.',
-            r'roi_head\.mask_head\.conv_logits\.'
+            r'roi_head\.mask_head\.\d+\.conv_logits\.'
         ])
 ]

@@ -9,7 +9,7 @@
 # predictors (conv_logits, 80 -> 1230) are re-initialised, the semantic
 # branch (not in this model) is dropped, all named in the log; anything
 # else that does not fit is an error. Train: ./tools/dist_train.sh CONFIG 8
-_base_ = './htc-without-semantic_x101-64x4d-dconv-c3-c5_fpn_ms-400-1400-imagenet-init-20e_lvis-v0.5.py'
+_base_ = './htc-without-semantic_x101-64x4d-dconv-c3-c5_fpn_ms-400-1400-20e_imagenet-init_lvis-v0.5.py'
 coco_checkpoint = (
     'https://download.openmmlab.com/mmdetection/v2.0/htc/'
     'htc_x101_64x4d_fpn_dconv_c3-c5_mstrain_400_1400_16x1_20e_coco/'

@@ -586,7 +586,7 @@ ROWS = [{'config': 'configs/bags/cascade-mask-rcnn_x101-64x4d_fpn_bags_1x_lvis-v
             'warm-up from 0.001 -> from 1/3, clip_grad 35',
             'score_thr 0.0001 -> 0.001, max_per_img 300 -> 100'],
   'note': 'LVIS v1 port of the v0.5 original'},
- {'config': 'configs/lvis/htc-without-semantic_x101-64x4d-dconv-c3-c5_fpn_ms-400-1400-imagenet-init-20e_lvis-v0.5.py',
+ {'config': 'configs/lvis/htc-without-semantic_x101-64x4d-dconv-c3-c5_fpn_ms-400-1400-20e_imagenet-init_lvis-v0.5.py',
   'method': 'BAGS baselines (stage 1)',
   'original': 'bags/baselines/htc_dconv_c3-c5_mstrain_400_1400_x101_64x4d_fpn_20e_lvis',
   'differs': {'load_from': (None,
